@@ -1,0 +1,33 @@
+# Every set-up step lives here, so a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do $$p -c "import sys; assert (3,11) <= sys.version_info[:2] < (3,13)" 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pricing.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check pricing cli.py tests benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check pricing cli.py tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-output

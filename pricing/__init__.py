@@ -1,0 +1,1 @@
+"""diffprice: differential electricity and water pricing."""
