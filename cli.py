@@ -1,1 +1,294 @@
-def main(): pass
+"""The ``diffprice`` command: parses options, calls the package, maps errors to exit codes.
+
+Exit status (SPEC "Commands"): 0 done; 1 invalid rules, tariffs or inputs; 2 usage; 3 more
+billing lines rejected than ``--max-reject-rate`` allows. Errors are one clear message each,
+never a traceback. Heavy modules are imported inside the commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+PERIOD_HELP = "Billing month, YYYY-MM (YYYYMM accepted)."
+ENCODINGS = ["utf-8-sig", "utf-8", "gb18030"]
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a ``DiffpriceError`` into its message on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pricing.errors import DiffpriceError
+
+        try:
+            return command(*args, **kwargs)
+        except DiffpriceError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the contract forbids tracebacks
+            if os.environ.get("DIFFPRICE_DEBUG"):
+                raise
+            click.echo(f"diffprice: internal error: {type(exc).__name__}: {exc} "
+                       "(set DIFFPRICE_DEBUG=1 to see where)", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def normalize_period(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) == 6 and text.isdigit():
+        text = f"{text[:4]}-{text[4:]}"
+    if not (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+            and 1 <= int(text[5:]) <= 12):
+        raise click.BadParameter(f"expected YYYY-MM, found '{value}'")
+    return text
+
+
+def _period_option(required: bool = True) -> Callable[..., Any]:
+    return click.option("--period", required=required, help=PERIOD_HELP,
+                        callback=lambda ctx, param, value: normalize_period(value))
+
+
+def run_inputs(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The inputs shared by ``run``, ``explain`` and ``simulate``."""
+    existing = click.Path(exists=True, dir_okay=False, path_type=Path)
+    options = [
+        click.option("--register", required=True, type=existing,
+                     help="Register CSV: one row per enterprise per assessment year."),
+        click.option("--billing", "billing", multiple=True, type=existing,
+                     help="Utility billing extract CSV (repeat for several files)."),
+        click.option("--rules", "rules", multiple=True, default=["rules"], show_default=True,
+                     type=click.Path(exists=True, path_type=Path),
+                     help="Rulebook file or directory (repeatable)."),
+        click.option("--tariffs", "tariffs", multiple=True, default=["tariffs"],
+                     show_default=True, type=click.Path(exists=True, path_type=Path),
+                     help="Tariff file or directory (repeatable)."),
+        click.option("--overrides", type=existing, help="Bureau decisions replacing classes."),
+        click.option("--year", type=int, help="Assessment year (default: the year before "
+                     "the period)."),
+        click.option("--input-encoding", type=click.Choice(["utf-8", "utf-8-sig", "gb18030",
+                                                            "gbk"]),
+                     help="Force the encoding of the CSV inputs (default: detected)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="diffprice")
+def main() -> None:
+    """diffprice — differential electricity and water pricing (差别电价 / 差别水价)."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--proposal", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A district proposal directory to check against the baseline PATHs.")
+@reports_errors
+def validate(paths: tuple[Path, ...], proposal: Path | None) -> None:
+    """Check rulebooks, tariffs (and a proposal): schema, expressions, references, rates."""
+    from pricing.catalog import load_catalog
+    from pricing.validation import static_warnings
+
+    catalog = load_catalog(list(paths))
+    warnings = static_warnings(catalog)
+    if proposal is not None:
+        from pricing.simulate.proposal import load_proposal
+
+        bundle = load_proposal(catalog, proposal)
+        warnings += static_warnings(bundle.catalog)
+        click.echo(f"proposal {bundle.proposal.id}: districts {', '.join(bundle.districts)}; "
+                   f"{len(bundle.replaced)} replaced, {len(bundle.added)} added")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"ok: {len(catalog.rulebooks)} rulebooks, {len(catalog.tariffs)} tariffs, "
+               f"{sum(len(t.components) for t in catalog.tariffs)} components")
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@reports_errors
+def test_examples(paths: tuple[Path, ...]) -> None:
+    """Run every rulebook's examples on both engines (vectorized and rete)."""
+    from pricing.catalog import load_catalog
+    from pricing.classify.examples import report_examples
+
+    catalog = load_catalog(list(paths))
+    text, failed = report_examples(catalog)
+    click.echo(text)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--register", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rules", "rules", multiple=True, default=["rules"], show_default=True,
+              type=click.Path(exists=True, path_type=Path))
+@click.option("--year", type=int, required=True, help="Assessment year of the register rows.")
+@click.option("--engine", type=click.Choice(["vectorized", "rete"]), default="vectorized",
+              show_default=True)
+@click.option("--input-encoding", type=click.Choice(["utf-8", "utf-8-sig", "gb18030", "gbk"]))
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="utf-8-sig",
+              show_default=True, help="Encoding of the written CSV.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path))
+@reports_errors
+def classify(register: Path, rules: tuple[Path, ...], year: int, engine: str,
+             input_encoding: str | None, encoding: str, output: Path) -> None:
+    """Classify the register's enterprises and write classification.csv."""
+    from pricing.billing.outputs import write_csv
+    from pricing.billing.register import read_register
+    from pricing.catalog import load_catalog
+    from pricing.classify.table import classify as classify_register
+
+    catalog = load_catalog(list(rules))
+    reg = read_register(register, encoding=input_encoding)
+    result = classify_register(list(catalog.compiled[k] for k in sorted(catalog.compiled)),
+                               reg.frame, year, engine=engine, source=str(register))
+    write_csv(result.table, output, encoding)
+    counts = result.table["decided_by"].value_counts().sort_index()
+    click.echo(f"{len(result.table)} classifications written to {output} "
+               f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+
+
+@main.command()
+@_period_option()
+@run_inputs
+@click.option("--max-reject-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Stop with exit 3 when more billing lines than this share are rejected.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="utf-8-sig",
+              show_default=True, help="Encoding of the written CSVs.")
+@click.option("--engine", type=click.Choice(["vectorized", "rete"]), default="vectorized",
+              show_default=True, help="Classification engine.")
+@click.option("--cluster", help="local:N for a local dask cluster, or tcp://host:port.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@reports_errors
+def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
+        tariffs: tuple[Path, ...], overrides: Path | None, year: int | None,
+        input_encoding: str | None, max_reject_rate: float, encoding: str, engine: str,
+        cluster: str | None, out: Path) -> None:
+    """The monthly batch: classify, price the extracts, write the run directory."""
+    from pricing.billing.batch import RunOptions, run_month
+    from pricing.catalog import load_catalog
+
+    if not billing:
+        raise click.UsageError("at least one --billing extract is needed")
+    opts = RunOptions(period=period, register=register, billing=list(billing),
+                      catalog=load_catalog([*rules, *tariffs]), overrides=overrides, year=year,
+                      max_reject_rate=max_reject_rate, encoding=encoding,
+                      input_encoding=input_encoding, engine=engine, cluster=cluster)
+    manifest = run_month(opts, out)
+    counts, totals = manifest["counts"], manifest["totals"]
+    click.echo(f"run {manifest['run_id']} {period}: {counts['billing_rows']} billing lines, "
+               f"{counts['priced_rows']} priced, {counts['unpriced_rows']} owe nothing, "
+               f"{counts['rejected_rows']} rejected; {counts['surcharge_lines']} surcharge "
+               f"lines; electricity {totals['electricity']} yuan, water {totals['water']} yuan")
+    click.echo(f"outputs in {out}")
+
+
+@main.command()
+@click.option("--enterprise", required=True, help="Unified social credit code.")
+@_period_option(required=False)
+@run_inputs
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@reports_errors
+def explain(enterprise: str, period: str | None, register: Path, billing: tuple[Path, ...],
+            rules: tuple[Path, ...], tariffs: tuple[Path, ...], overrides: Path | None,
+            year: int | None, input_encoding: str | None, as_json: bool) -> None:
+    """Why an enterprise has its class and pays what it pays: every step, every value."""
+    from pricing.explain import explain_enterprise
+
+    if period is None and year is None:
+        raise click.UsageError("give --period (and --billing) or --year")
+    text = explain_enterprise(enterprise=enterprise, period=period, register=register,
+                              billing=list(billing), paths=[*rules, *tariffs],
+                              overrides=overrides, year=year, input_encoding=input_encoding,
+                              as_json=as_json)
+    click.echo(text)
+
+
+@main.command()
+@run_inputs
+@click.option("--proposal", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--period", "periods", multiple=True, help="Month(s) to simulate (repeatable); "
+              "default: every period found in the extracts.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), default="utf-8-sig", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@reports_errors
+def simulate(register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
+             tariffs: tuple[Path, ...], overrides: Path | None, year: int | None,
+             input_encoding: str | None, proposal: Path, periods: tuple[str, ...],
+             encoding: str, out: Path) -> None:
+    """Price history under the baseline and a district proposal; write the impact report."""
+    from pricing.simulate.compare import simulate_proposal
+
+    if not billing:
+        raise click.UsageError("at least one --billing extract is needed")
+    summary = simulate_proposal(register=register, billing=list(billing),
+                                paths=[*rules, *tariffs], overrides=overrides, year=year,
+                                input_encoding=input_encoding, proposal=proposal,
+                                periods=[normalize_period(p) for p in periods],
+                                encoding=encoding, out=out)
+    click.echo(summary)
+
+
+@main.command()
+@run_inputs
+@click.option("--period", "periods", multiple=True, help="Month(s) (repeatable).")
+@click.option("--set", "setting", required=True,
+              help="What to vary: RULEBOOK.RULE=FROM..TO:STEP (a rule's threshold) or "
+                   "COMPONENT.CLASS=FROM..TO:STEP (a flat rate).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for sweep.csv and sweep.svg.")
+@reports_errors
+def sweep(register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
+          tariffs: tuple[Path, ...], overrides: Path | None, year: int | None,
+          input_encoding: str | None, periods: tuple[str, ...], setting: str,
+          out: Path | None) -> None:
+    """Vary one threshold or rate over a range: revenue and enterprises per class at each value."""
+    from pricing.simulate.sweep import run_sweep
+
+    if not billing:
+        raise click.UsageError("at least one --billing extract is needed")
+    text = run_sweep(register=register, billing=list(billing), paths=[*rules, *tariffs],
+                     overrides=overrides, year=year, input_encoding=input_encoding,
+                     periods=[normalize_period(p) for p in periods], setting=setting, out=out)
+    click.echo(text)
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--enterprises", type=click.IntRange(1, 10_000_000), default=2000,
+              show_default=True)
+@click.option("--months", type=click.IntRange(1, 120), default=3, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--start", default="2025-01", show_default=True, help="First month, YYYY-MM.",
+              callback=lambda ctx, param, value: normalize_period(value))
+@reports_errors
+def sample(out: Path, enterprises: int, months: int, seed: int, start: str) -> None:
+    """Write a synthetic city: register, monthly extracts (one in GB18030), overrides."""
+    from pricing.sample import write_sample
+
+    files = write_sample(out, enterprises=enterprises, months=months, seed=seed, start=start)
+    click.echo(f"sample written to {out}: {files}")
+
+
+if __name__ == "__main__":
+    main()

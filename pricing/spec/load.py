@@ -115,15 +115,16 @@ def _spec_errors(exc: ValidationError, data: LineDict, path: str) -> list[SpecEr
     errors = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if p != "__line__")
-        line = line_of(data, loc)
-        where = ".".join(str(p) for p in loc if not _is_tag(p))
         kind = err["type"]
+        line = line_of(data, loc + (("kind",) if kind == "union_tag_invalid" else ()))
+        where = ".".join(str(p) for p in loc if not _is_tag(p))
         if kind == "extra_forbidden":
             message = f"unknown key '{loc[-1]}'"
         elif kind == "missing":
             message = f"missing required key '{where}'"
         elif kind == "union_tag_invalid":
-            message = (f"{where or 'component'}: unknown kind {err['input']!r}, expected "
+            message = (f"{where or 'component'}: unknown kind "
+                       f"{err.get('ctx', {}).get('tag')!r}, expected "
                        "flat, stepped or over_quota")
         elif kind == "union_tag_not_found":
             message = f"{where}: missing 'kind' (flat, stepped or over_quota)"

@@ -14,6 +14,13 @@ Utility = Literal["electricity", "water"]
 UNITS = {"electricity": "kWh", "water": "m3"}
 
 
+def max_places(value: Decimal | None, places: int, what: str) -> Decimal | None:
+    """Rates are carried as exact scaled integers (docs/design.md): refuse longer decimals."""
+    if value is not None and value.as_tuple().exponent < -places:  # type: ignore[operator]
+        raise ValueError(f"{what} {value} has more than {places} decimal places")
+    return value
+
+
 class ComponentBase(SpecModel):
     id: str
     title: str | None = None
@@ -44,6 +51,8 @@ class Flat(ComponentBase):
             raise ValueError("a flat component names the rulebook whose classes it prices")
         if any(rate < 0 for rate in self.rates.values()):
             raise ValueError("rates cannot be negative")
+        for rate in self.rates.values():
+            max_places(rate, 9, "rate")
         return self
 
 
@@ -70,12 +79,20 @@ class Stepped(ComponentBase):
     def _needs_rulebook(self) -> Stepped:
         if self.rulebook is None:
             raise ValueError("a stepped component names the rulebook that defines its metric")
+        max_places(self.increment, 9, "increment")
+        max_places(self.cap, 9, "cap")
         return self
 
 
 class QuotaBand(SpecModel):
     upto_pct: Decimal | None = Field(None, gt=0)
     multiple: Decimal = Field(gt=0)
+
+    @field_validator("multiple")
+    @classmethod
+    def _places(cls, value: Decimal) -> Decimal:
+        max_places(value, 3, "multiple")
+        return value
 
 
 class OverQuota(ComponentBase):
