@@ -87,8 +87,14 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
     for path, sha, rows in extract.inputs:
         inputs.append(_input("billing", Path(path), sha, rows))
     lines = extract.clean.reset_index(drop=True)
-    priced = price_lines(lines, classification.table, classification.facts,
-                         in_force(catalog.tariffs, opts.period))
+    components = in_force(catalog.tariffs, opts.period)
+    if opts.cluster:
+        from pricing.billing.distributed import price_on_cluster
+
+        priced = price_on_cluster(opts.cluster, lines, classification.table,
+                                  classification.facts, components)
+    else:
+        priced = price_lines(lines, classification.table, classification.facts, components)
     rejects = _all_rejects(extract.rejects, lines, priced)
     billing_rows = len(extract.clean) + len(extract.rejects)
     return MonthResult(classification, lines, priced, rejects, billing_rows, inputs)
