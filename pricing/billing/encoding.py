@@ -1,0 +1,171 @@
+"""Decoding CSV inputs and reading them as text tables (SPEC "Inputs": accepted encodings).
+
+Utilities and district offices send UTF-8, UTF-8 with a BOM, or GB18030/GBK (Excel on a Chinese
+Windows). The encoding is detected from the bytes, or forced with ``--input-encoding``. Every
+cell is read as text, so ids keep their leading zeros; each row carries its physical line number
+(header = line 1) so rejects and errors point at the line a person sees in an editor.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from pricing.errors import InputError
+
+ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk")
+_NEWLINE, _QUOTE, _CR = 10, 34, 13
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """``utf-8-sig`` with a BOM, ``utf-8`` when valid, else ``gb18030``; None if neither fits."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for candidate in ("utf-8", "gb18030"):
+        try:
+            data.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    return None
+
+
+def to_utf8(data: bytes, source: str, encoding: str | None = None) -> bytes:
+    """The file's bytes as UTF-8 without a BOM, or InputError naming the file.
+
+    A forced ``utf-8`` still drops a leading BOM: it is a marker, not data.
+    """
+    if encoding is not None:
+        name = encoding.lower().replace("_", "-")
+        if name not in ENCODINGS:
+            raise InputError(source, None, None, f"unknown encoding {encoding!r}, expected one "
+                             f"of {', '.join(ENCODINGS)}")
+    else:
+        name = detect_encoding(data)
+        if name is None:
+            raise InputError(source, None, None, "cannot decode the file, expected UTF-8 or "
+                             "GB18030")
+    try:
+        if name in ("utf-8", "utf-8-sig"):
+            body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+            body.decode("utf-8")  # validates; the bytes are already what pyarrow reads
+            return body
+        return data.decode(name).encode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(source, line, None, f"cannot decode as {name}: byte "
+                         f"{data[error.start]:#04x} at offset {error.start}") from None
+
+
+@dataclass(frozen=True)
+class CsvText:
+    """A CSV file read as text: ``header`` as written, ``rows`` one ``string`` column per header
+    name (in header order; empty cells are ``""``), ``lines`` the physical line of each row,
+    ``sha256`` of the file's bytes for the manifest."""
+
+    source: str
+    header: list[str]
+    rows: pd.DataFrame
+    lines: np.ndarray
+    sha256: str
+
+
+def _record_lines(body: bytes) -> np.ndarray:
+    """Physical line numbers of the non-blank CSV records (the header first).
+
+    A newline ends a record only outside quotes: RFC 4180 escapes a quote by doubling it, so
+    the parity of the quotes before a newline tells. Blank records are skipped, as pyarrow does.
+    """
+    raw = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == _NEWLINE)
+    quotes = np.flatnonzero(raw == _QUOTE)
+    outside = np.searchsorted(quotes, newlines) % 2 == 0
+    ends = newlines[outside]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(raw)]))
+    length = stops - starts
+    nonempty = length > 0
+    last = np.zeros(len(starts), dtype=np.uint8)
+    last[nonempty] = raw[stops[nonempty] - 1]
+    blank = (length == 0) | ((length == 1) & (last == _CR))
+    line_of_start = np.searchsorted(newlines, starts) + 1
+    return line_of_start[~blank].astype(np.int64)
+
+
+def read_csv_strings(path: Path, *, encoding: str | None = None,
+                     source: str | None = None) -> CsvText:
+    """Read a CSV file with every column as text; InputError if it cannot be read or parsed."""
+    source = source if source is not None else str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
+    body = to_utf8(data, source, encoding)
+    lines = _record_lines(body)
+    if len(lines) == 0:
+        raise InputError(source, None, None, "empty file, expected a header row")
+    header = next(csv.reader(io.StringIO(body[: 1 << 16].decode("utf-8", "ignore"))), [])
+    header = [name.strip() for name in header]
+    if len(set(header)) != len(header):
+        twice = sorted({name for name in header if header.count(name) > 1})
+        raise InputError(source, 1, None, f"duplicate column names {twice}")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+                                           use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as error:
+        raise InputError(source, None, None, f"not a valid CSV file: {error}") from None
+    rows = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    if len(lines) - 1 == len(rows):
+        row_lines = lines[1:]
+    else:  # records pyarrow counts differently (lone CR newlines): fall back to row order
+        row_lines = np.arange(2, len(rows) + 2, dtype=np.int64)
+    return CsvText(source, header, rows, row_lines, hashlib.sha256(data).hexdigest())
+
+
+def canonical_columns(csv_text: CsvText, aliases: dict[str, str],
+                      known: tuple[str, ...]) -> dict[str, str]:
+    """Map canonical column names to the header names used in the file.
+
+    A header matches a canonical name through ``aliases`` (Chinese headers, SPEC "Inputs") or
+    by itself, case-insensitively and trimmed; other columns are left for the caller. Two
+    headers meaning the same column are an InputError: which one to trust is not ours to guess.
+    """
+    found: dict[str, str] = {}
+    for name in csv_text.header:
+        canonical = aliases.get(name) or (name.lower() if name.lower() in known else None)
+        if canonical is None:
+            continue
+        if canonical in found:
+            raise InputError(csv_text.source, 1, name, f"means the same column as "
+                             f"'{found[canonical]}' ({canonical}); keep one of them")
+        found[canonical] = name
+    return found
+
+
+def require_columns(csv_text: CsvText, found: dict[str, str], required: tuple[str, ...],
+                    aliases: dict[str, str]) -> None:
+    """InputError naming the missing required columns and the names that would be accepted."""
+    missing = [name for name in required if name not in found]
+    if missing:
+        accepted = {name: [alias for alias, target in aliases.items() if target == name]
+                    for name in missing}
+        names = ", ".join(f"'{name}'" + (f" (or {', '.join(accepted[name])})"
+                                          if accepted[name] else "") for name in missing)
+        raise InputError(csv_text.source, 1, None, f"missing required column {names}; "
+                         f"found {csv_text.header}")

@@ -1,0 +1,180 @@
+"""Exact money: decimal text <-> scaled integers, the amount formula, formatting.
+
+docs/design.md "Numbers and money": quantities are milli-units, base prices micro-yuan, rates
+nano-yuan, amounts fen, all integers; the amount of a surcharge line is
+``round_half_up(quantity_milli × rate_nano × days / (days_in_month × 10^10))`` (SPEC: 四舍五入 to
+0.01 yuan per line). No float ever carries money; floats only bound magnitudes to choose between
+the int64 fast path and exact Python integers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+INT64_MAX = np.iinfo(np.int64).max
+_MAX_DIGITS = 18  # any 18-digit integer fits int64
+_FAST_PATH_BOUND = 2.0**62  # q·r·d below this fits int64 with room for the rounding term
+_DECIMAL_TEXT = r"^(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?$"
+
+
+def _to_string_array(text: pd.Series) -> pa.Array:
+    return pa.array(text.astype("string"), type=pa.string(), from_pandas=True)
+
+
+def _to_pandas_int(array: pa.Array, index: pd.Index) -> pd.Series:
+    values = array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return pd.Series(values.array, index=index, dtype=pd.Int64Dtype())
+
+
+def parse_scaled(text: pd.Series, scale: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Decimal text to integers × 10^scale: ``(values, ok, why)``, aligned on ``text.index``.
+
+    Strict, because a misread figure is money (SPEC: decimals ≥ 0): surrounding spaces are
+    stripped, but signs, exponents, thousands separators and full-width digits are refused.
+    Trailing zeros beyond ``scale`` are accepted (``1.2500`` is exactly ``1.25``); any other
+    digit beyond it is "more than N decimal places". Empty or missing → ``<NA>`` with ok True
+    (whether a value is required is the caller's rule). ``why`` is ``<NA>`` where ok.
+    """
+    stripped = pc.utf8_trim_whitespace(_to_string_array(text))
+    empty = pc.fill_null(pc.equal(stripped, ""), True)
+    parts = pc.extract_regex(stripped, _DECIMAL_TEXT)
+    well_formed = pc.fill_null(pc.is_valid(parts), False)
+    whole = pc.utf8_ltrim(pc.struct_field(parts, "whole"), "0")
+    whole = pc.if_else(pc.equal(whole, ""), "0", whole)
+    frac = pc.utf8_rtrim(pc.struct_field(parts, "frac"), "0")
+    too_precise = pc.greater(pc.utf8_length(frac), scale)
+    too_large = pc.greater(pc.add(pc.utf8_length(whole), scale), _MAX_DIGITS)
+    good = pc.and_(well_formed, pc.invert(pc.or_(too_precise, too_large)))
+    good = pc.fill_null(good, False)
+    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(frac, scale, "0"), "")
+    digits = pc.if_else(good, digits, pa.scalar(None, pa.string()))
+    values = pc.cast(digits, pa.int64())
+
+    why = pc.if_else(
+        pc.invert(well_formed), "expected a non-negative decimal number",
+        pc.if_else(too_precise, f"more than {scale} decimal places", "too large"))
+    why = pc.if_else(pc.or_(good, empty), pa.scalar(None, pa.string()), why)
+    ok = pc.or_(good, empty)
+    index = text.index
+    return (
+        _to_pandas_int(values, index),
+        pd.Series(ok.to_numpy(zero_copy_only=False), index=index, dtype=bool),
+        pd.Series(why.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get).array,
+                  index=index, dtype=pd.StringDtype()),
+    )
+
+
+def _int64_values(series: pd.Series | np.ndarray, name: str) -> np.ndarray:
+    values = pd.Series(series)
+    if values.isna().any():
+        raise ValueError(f"{name} has missing values")
+    return values.to_numpy(dtype=np.int64)
+
+
+def amount_fen(quantity_milli: pd.Series, rate_nano: pd.Series, days: pd.Series,
+               days_in_month: pd.Series) -> pd.Series:
+    """Exact ``round_half_up(q × r × d / (D × 10^10))`` per line, in fen (int64).
+
+    Rows whose product provably fits int64 (a float upper bound below 2^62, far beyond float
+    error) are computed in int64; the others in exact Python integers. Inputs must be
+    non-negative with ``days_in_month`` positive (amounts are never negative); a result that
+    does not fit int64 raises OverflowError rather than wrap.
+    """
+    index = quantity_milli.index if isinstance(quantity_milli, pd.Series) else None
+    q = _int64_values(quantity_milli, "quantity_milli")
+    r = _int64_values(rate_nano, "rate_nano")
+    d = _int64_values(days, "days")
+    month = _int64_values(days_in_month, "days_in_month")
+    if (q < 0).any() or (r < 0).any() or (d < 0).any() or (month <= 0).any():
+        raise ValueError("amount_fen needs non-negative quantities, rates and days, and "
+                         "positive days_in_month")
+    denominator = month * 10**10
+    bound = q.astype(np.float64) * r.astype(np.float64) * d.astype(np.float64)
+    fast = bound < _FAST_PATH_BOUND
+    fen = np.empty(len(q), dtype=np.int64)
+    fen[fast] = (q[fast] * r[fast] * d[fast] + denominator[fast] // 2) // denominator[fast]
+    slow = ~fast
+    if slow.any():
+        den = denominator[slow].astype(object)
+        exact = (q[slow].astype(object) * r[slow].astype(object) * d[slow].astype(object)
+                 + den // 2) // den
+        if max(exact) > INT64_MAX:
+            raise OverflowError("a surcharge amount does not fit a 64-bit integer of fen")
+        fen[slow] = np.array(exact, dtype=np.int64)
+    return pd.Series(fen, index=index, dtype=np.int64)
+
+
+def round_half_up_div(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half away from zero (四舍五入), exactly."""
+    if denominator == 0:
+        raise ZeroDivisionError("round_half_up_div by zero")
+    negative = (numerator < 0) != (denominator < 0)
+    quotient, remainder = divmod(abs(numerator), abs(denominator))
+    if 2 * remainder >= abs(denominator):
+        quotient += 1
+    return -quotient if negative else quotient
+
+
+def _decimal_parts(value: Decimal, scale: int) -> tuple[int, int]:
+    """``value × 10^scale`` as (numerator, denominator) integers, without context rounding."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    sign, digits, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    shift = int(exponent) + scale
+    if shift >= 0:
+        return coefficient * 10**shift, 1
+    return coefficient, 10**-shift
+
+
+def decimal_to_scaled(value: Decimal, scale: int) -> int:
+    """``value × 10^scale`` as an int; ValueError if that is not a whole number.
+
+    For tariff constants read as Decimal (design: YAML floats are Decimal), so a rate with more
+    decimals than its unit holds is an error, not a silent rounding.
+    """
+    numerator, denominator = _decimal_parts(value, scale)
+    whole, remainder = divmod(numerator, denominator)
+    if remainder:
+        raise ValueError(f"{value} has more than {scale} decimal places")
+    return whole
+
+
+def decimal_round_scaled(value: Decimal, scale: int) -> int:
+    """``value × 10^scale`` rounded half away from zero (design: a reduced rate that needs more
+    than 9 decimals is rounded half up to the nano-yuan)."""
+    numerator, denominator = _decimal_parts(value, scale)
+    return round_half_up_div(numerator, denominator)
+
+
+def format_fixed(values: pd.Series, scale: int) -> pd.Series:
+    """Scaled integers as plain decimals with exactly ``scale`` decimals (``1234``, 2 → ``12.34``;
+    ``-5`` → ``-0.05``); ``<NA>`` stays ``<NA>``. SPEC outputs: no exponent, no float noise."""
+    integers = pd.Series(values).astype(pd.Int64Dtype())
+    missing = integers.isna().to_numpy()
+    raw = integers.to_numpy(dtype=np.int64, na_value=0)
+    magnitude = np.abs(raw).astype(np.uint64)
+    unit = np.uint64(10**scale)
+    whole = pc.cast(pa.array(magnitude // unit, mask=missing), pa.string())
+    sign = pa.array(np.where(raw < 0, "-", ""), type=pa.string())
+    if scale == 0:
+        text = pc.binary_join_element_wise(sign, whole, "")
+    else:
+        frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % unit), pa.string()), scale, "0")
+        text = pc.binary_join_element_wise(sign, whole, ".", frac, "")
+    return pd.Series(text.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get).array,
+                     index=integers.index, dtype=pd.StringDtype())
+
+
+def format_trimmed(values: pd.Series, scale: int) -> pd.Series:
+    """Like :func:`format_fixed` without trailing zeros (rates: ``100000000`` nano → ``0.1``,
+    ``0`` → ``0``)."""
+    fixed = format_fixed(values, scale)
+    if scale == 0:
+        return fixed
+    return fixed.str.rstrip("0").str.rstrip(".")

@@ -1,0 +1,82 @@
+"""Reading the enterprise register (SPEC "Inputs / Register"): one row per enterprise per
+assessment year; the required columns are checked here, indicator columns are left as text for
+the rulebooks to type (an empty cell is a missing value, never zero)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pricing.billing.creditcode import valid_credit_code
+from pricing.billing.encoding import CsvText, canonical_columns, read_csv_strings, require_columns
+from pricing.errors import DiffpriceError, ErrorList, InputError
+
+REQUIRED = ("enterprise_id", "name", "district", "industry_code", "year")
+HEADER_ALIASES: dict[str, str] = {
+    "统一社会信用代码": "enterprise_id",
+    "企业名称": "name",
+    "行政区划代码": "district",
+    "行业代码": "industry_code",
+    "年度": "year",
+}
+_FORMATS = (  # (column, pattern, what is expected)
+    ("district", r"[0-9]{6}", "a 6-digit division code such as 330212"),
+    ("industry_code", r"[A-T][0-9]{2,4}", "a GB/T 4754 code with its section letter such as "
+     "C3391"),
+    ("year", r"[0-9]{4}", "a 4-digit year"),
+)
+
+
+@dataclass(frozen=True)
+class Register:
+    """The register ``frame`` (``string`` columns, ``year`` int64, ``line`` int64 physical
+    line), the ``sha256`` of the file's bytes and its data ``rows``, for the manifest."""
+
+    frame: pd.DataFrame
+    sha256: str
+    rows: int
+
+
+def _errors_at(csv_text: CsvText, where: pd.Series, column: str, message: str,
+               found: pd.Series) -> list[DiffpriceError]:
+    """One InputError per offending row (errors only, never the billing path)."""
+    rows = np.flatnonzero(where.to_numpy(dtype=bool))
+    return [InputError(csv_text.source, int(csv_text.lines[i]), column,
+                       f"expected {message}, found {found.iloc[i]!r}") for i in rows]
+
+
+def read_register(path: Path, encoding: str | None = None) -> Register:
+    """Read and check the register; ErrorList of InputError (``file:line``, column, expected
+    and found) for bad credit codes, districts, industry codes, years, empty names and
+    duplicate ``(enterprise_id, year)`` rows."""
+    csv_text = read_csv_strings(Path(path), encoding=encoding)
+    found = canonical_columns(csv_text, HEADER_ALIASES, REQUIRED)
+    require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
+    frame = csv_text.rows.rename(columns={v: k for k, v in found.items()})
+    frame = frame.apply(lambda column: column.str.strip()).reset_index(drop=True)
+    frame = frame.mask(frame == "")
+
+    errors: list[DiffpriceError] = []
+    errors += _errors_at(csv_text, ~valid_credit_code(frame["enterprise_id"]), "enterprise_id",
+                         "an 18-character unified social credit code with a valid check "
+                         "character", frame["enterprise_id"])
+    errors += _errors_at(csv_text, frame["name"].isna(), "name", "the enterprise name",
+                         frame["name"])
+    for column, pattern, message in _FORMATS:
+        bad = ~frame[column].str.fullmatch(pattern).fillna(False).astype(bool)
+        errors += _errors_at(csv_text, bad, column, message, frame[column])
+    keyed = frame["enterprise_id"].notna() & frame["year"].notna()
+    twice = frame[keyed].duplicated(["enterprise_id", "year"], keep="first").reindex(
+        frame.index, fill_value=False)
+    errors += _errors_at(csv_text, twice, "year", "one row per enterprise and year; this "
+                         "enterprise-year appears on an earlier line", frame["year"])
+    if errors:
+        errors.sort(key=lambda error: (error.row or 0))
+        raise ErrorList(errors)
+
+    frame["year"] = frame["year"].astype(np.int64)
+    frame.insert(0, "line", csv_text.lines)
+    return Register(frame=frame, sha256=csv_text.sha256, rows=len(frame))

@@ -1,0 +1,75 @@
+"""Register and overrides: typed frames, and every fault reported with file:line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pricing.billing.overrides import read_overrides
+from pricing.billing.register import read_register
+from pricing.errors import ErrorList
+
+GOOD = "91350100M000100Y43"
+BAD = "91350100M000100Y44"
+
+
+def _write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "in.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_register_reads_chinese_headers_and_keeps_text(tmp_path: Path) -> None:
+    path = _write(tmp_path, "统一社会信用代码,企业名称,行政区划代码,行业代码,年度,output_t\n"
+                  f"{GOOD},铸造厂,330212,C3391,2023,0800\n"
+                  f"{GOOD},铸造厂,330212,C3391,2024,\n", "gb18030")
+    register = read_register(path)
+    frame = register.frame
+    assert register.rows == 2 and len(register.sha256) == 64
+    assert frame["line"].tolist() == [2, 3] and str(frame["line"].dtype) == "int64"
+    assert frame["year"].tolist() == [2023, 2024] and str(frame["year"].dtype) == "int64"
+    assert frame["output_t"].iloc[0] == "0800"  # text: leading zeros survive
+    assert frame["output_t"].isna().iloc[1]      # empty is missing, never zero
+    assert str(frame["district"].dtype) == "string"
+
+
+def test_register_collects_every_fault(tmp_path: Path) -> None:
+    path = _write(tmp_path, "enterprise_id,name,district,industry_code,year\n"
+                  f"{BAD},a,330212,C3391,2023\n"         # 2 check character
+                  f"{GOOD},b,33021,C3391,2023\n"          # 3 district 5 digits
+                  f"{GOOD},,330212,Z3391,2022\n"          # 4 empty name, bad section letter
+                  f"{GOOD},d,330212,C3391,2023\n")        # 5 same enterprise-year as line 3
+    with pytest.raises(ErrorList) as caught:
+        read_register(path)
+    found = [(e.row, e.column) for e in caught.value.errors]
+    assert found == [(2, "enterprise_id"), (3, "district"), (4, "name"),
+                     (4, "industry_code"), (5, "year")]
+    assert f"{path}:3: column 'district': expected a 6-digit division code" in str(caught.value)
+
+
+def test_overrides_read_and_checked(tmp_path: Path) -> None:
+    header = "enterprise_id,rulebook,class,valid_from,valid_to,reference,reason\n"
+    good = _write(tmp_path, header + f"{GOOD},foundry,permitted,2024-01,,甬发改〔2024〕1号,整改\n"
+                  f"{GOOD},steel,restricted,2024-01,2024-06,ref,\n")
+    frame = read_overrides(good)
+    assert frame["line"].tolist() == [2, 3]
+    assert frame["valid_to"].isna().tolist() == [True, False]
+    bad = _write(tmp_path, header + f"{GOOD},foundry,permitted,2024-05,2024-02,r,\n"
+                 f"{GOOD},steel,restricted,2024-1,,r,\n"
+                 f"{GOOD},steel,,2024-01,2024-12,,\n")
+    with pytest.raises(ErrorList) as caught:
+        read_overrides(bad)
+    assert [(e.row, e.column) for e in caught.value.errors] == [
+        (2, "valid_to"), (3, "valid_from"), (4, "class"), (4, "reference")]
+
+
+def test_overrides_refuse_overlapping_months(tmp_path: Path) -> None:
+    header = "enterprise_id,rulebook,class,valid_from,valid_to,reference,reason\n"
+    path = _write(tmp_path, header + f"{GOOD},foundry,permitted,2024-01,,r1,\n"
+                  f"{GOOD},foundry,restricted,2023-01,2023-12,r2,\n"
+                  f"{GOOD},foundry,restricted,2025-03,2025-04,r3,\n")
+    with pytest.raises(ErrorList) as caught:
+        read_overrides(path)
+    # 2023-01..2023-12 then 2024-01..open: the open one swallows 2025-03 (line 4)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(4, "valid_from")]
