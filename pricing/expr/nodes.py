@@ -88,3 +88,53 @@ class Lookup:
 
 
 Node = Union[Num, Str, ListLit, Name, Compare, BoolOp, Not, BinOp, Neg, Call, Lookup]  # noqa: UP007
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The direct sub-expressions of a node, left to right."""
+    match node:
+        case Compare(left=left, comparators=comparators):
+            return (left, *comparators)
+        case BoolOp(values=values):
+            return values
+        case Not(operand=operand) | Neg(operand=operand):
+            return (operand,)
+        case BinOp(left=left, right=right):
+            return (left, right)
+        case Call(args=args):
+            return args
+        case Lookup(key=key):
+            return (key,)
+        case ListLit(items=items):
+            return items
+    return ()
+
+
+def walk(node: Node) -> list[Node]:
+    """Every node of the tree in source order (pre-order, left to right)."""
+    found: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(reversed(children(current)))
+    return found
+
+
+def names(node: Node) -> tuple[str, ...]:
+    """The field and metric names an expression reads, in first-appearance order.
+
+    Includes look-up keys and the `by=` field of `rank_pct`, which are read too; table names
+    are not names of columns and are left out.
+    """
+    seen: dict[str, None] = {}
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            seen.setdefault(current.id)
+        following = children(current)
+        if isinstance(current, Call) and current.by is not None:
+            following = (*following, Name(current.by))
+        stack.extend(reversed(following))
+    return tuple(seen)

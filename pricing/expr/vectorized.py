@@ -1,0 +1,246 @@
+"""The vectorized back end: one expression evaluated over a whole frame at once.
+
+SPEC "Rulebooks": missing values follow three-valued (Kleene) logic — a comparison with a
+missing value is unknown, ``true or unknown`` is true, ``false and unknown`` is false — and
+division by zero gives a missing value. The tree is walked once per expression, never per row.
+
+Inside, numbers are float64 arrays with NaN for missing (metrics classify, they are never
+money; design.md "Numbers and money"), truth values are pandas ``BooleanArray`` (whose ``&``,
+``|`` and ``~`` are Kleene), and text is a pandas ``string`` Series or a constant ``str``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
+
+from pricing.expr.nodes import (
+    BinOp,
+    BoolOp,
+    Call,
+    Compare,
+    CompareOp,
+    ListLit,
+    Lookup,
+    Name,
+    Neg,
+    Node,
+    Not,
+    Num,
+    Str,
+)
+
+Value = np.ndarray | pd.arrays.BooleanArray | pd.Series | str
+
+_NUMBER_COMPARE = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def evaluate(
+    node: Node,
+    frame: pd.DataFrame,
+    tables: Mapping[str, Mapping[str, Any]],
+    *,
+    group_frame: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Evaluate ``node`` on every row of ``frame`` (its columns: fields and earlier metrics).
+
+    Returns ``Float64`` for numbers, ``string`` for text and nullable ``boolean`` for
+    conditions, indexed like ``frame``. ``rank_pct`` ranks within ``frame`` (the rulebook's
+    scope); its ``by=`` column is read from ``frame`` or, when absent there, ``group_frame``.
+    """
+    result = _Evaluator(frame, tables, group_frame).value(node)
+    index = frame.index
+    if isinstance(result, np.ndarray):
+        return pd.Series(pd.array(result, dtype="Float64"), index=index)
+    if isinstance(result, pd.arrays.BooleanArray):
+        return pd.Series(result, index=index)
+    if isinstance(result, str):
+        return pd.Series(result, index=index, dtype="string")
+    return pd.Series(result.to_numpy(), index=index, dtype="string")
+
+
+class _Evaluator:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        tables: Mapping[str, Mapping[str, Any]],
+        group_frame: pd.DataFrame | None,
+    ) -> None:
+        self.frame = frame
+        self.tables = tables
+        self.group_frame = group_frame
+        self.rows = len(frame)
+
+    def value(self, node: Node) -> Value:
+        match node:
+            case Num(value=number):
+                return np.full(self.rows, float(number))
+            case Str(value=text):
+                return text
+            case Name(id=name):
+                return self.column(name)
+            case Compare(left=left, ops=ops, comparators=comparators):
+                return self.chain(left, ops, comparators)
+            case BoolOp(op="and", values=values):
+                return _all(self.truth(v) for v in values)
+            case BoolOp(op="or", values=values):
+                return _any(self.truth(v) for v in values)
+            case Not(operand=operand):
+                return ~self.truth(operand)
+            case BinOp(op=op, left=left, right=right):
+                return _arithmetic(op, self.number(left), self.number(right))
+            case Neg(operand=operand):
+                return -self.number(operand)
+            case Call(func="min", args=args):
+                return np.minimum.reduce([self.number(a) for a in args])  # NaN propagates
+            case Call(func="max", args=args):
+                return np.maximum.reduce([self.number(a) for a in args])
+            case Call(func="rank_pct", args=(arg,), by=by):
+                return self.rank_pct(self.number(arg), by)
+            case Lookup(table=table, key=key):
+                return self.lookup(table, key)
+        raise TypeError(f"cannot evaluate {node!r}")
+
+    def number(self, node: Node) -> np.ndarray:
+        found = self.value(node)
+        if not isinstance(found, np.ndarray):
+            raise TypeError(f"expected a number from {node!r}")
+        return found
+
+    def truth(self, node: Node) -> pd.arrays.BooleanArray:
+        found = self.value(node)
+        if not isinstance(found, pd.arrays.BooleanArray):
+            raise TypeError(f"expected true/false from {node!r}")
+        return found
+
+    def column(self, name: str) -> Value:
+        """A frame column in the internal representation of its type."""
+        column = self.frame[name]
+        if isinstance(column.dtype, pd.BooleanDtype) or is_bool_dtype(column.dtype):
+            return pd.array(column, dtype="boolean")
+        if is_numeric_dtype(column.dtype):
+            return column.to_numpy(dtype="float64", na_value=np.nan)
+        if column.dtype == object and infer_dtype(column, skipna=True) == "boolean":
+            return pd.array(column, dtype="boolean")
+        return column.astype("string").reset_index(drop=True)
+
+    def chain(
+        self, left: Node, ops: tuple[CompareOp, ...], comparators: tuple[Node, ...]
+    ) -> pd.arrays.BooleanArray:
+        """``a < b <= c`` is ``(a < b) and (b <= c)`` in Kleene logic (SPEC)."""
+        left_value = self.value(left)
+        parts = []
+        for op, right in zip(ops, comparators, strict=True):
+            if op in ("in", "not in"):
+                assert isinstance(right, ListLit)
+                parts.append(_membership(left_value, right, negate=op == "not in"))
+                continue  # a list never continues a chain (check.py refuses it)
+            right_value = self.value(right)
+            parts.append(_compare(op, left_value, right_value, self.rows))
+            left_value = right_value
+        return _all(parts)
+
+    def rank_pct(self, values: np.ndarray, by: str | None) -> np.ndarray:
+        """Share (0–100) of the scope, or of the row's ``by`` group, with a value ≤ this one."""
+        series = pd.Series(values)
+        if by is None:
+            ranks = series.rank(method="max").to_numpy(dtype="float64")
+            counts = np.full(self.rows, float(series.count()))
+        else:
+            source = self.frame
+            if by not in source.columns and self.group_frame is not None:
+                source = self.group_frame  # same rows, same order as ``frame``
+            keys = source[by].astype("string").to_numpy(dtype=object, na_value=None)
+            groups = series.groupby(keys, dropna=True)
+            ranks = groups.rank(method="max").to_numpy(dtype="float64", na_value=np.nan)
+            counts = groups.transform("count").to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * ranks / counts
+
+    def lookup(self, table: str, key: Node) -> Value:
+        """``table[field]``: a missing key, or one not in the table, gives a missing value."""
+        keys = self.value(key)
+        entries = self.tables[table]
+        if isinstance(keys, str):
+            keys = pd.Series([keys] * self.rows, dtype="string")
+        if not isinstance(keys, pd.Series):
+            raise TypeError(f"table {table} needs a text key")
+        if all(isinstance(v, str) for v in entries.values()):
+            return keys.map(dict(entries)).astype("string")
+        numbers = {k: float(v) for k, v in entries.items()}
+        return keys.map(numbers).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _arithmetic(op: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``+ - * /`` with a missing result wherever the float result is not finite (x / 0)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if op == "+":
+            result = left + right
+        elif op == "-":
+            result = left - right
+        elif op == "*":
+            result = left * right
+        else:
+            result = left / right
+    result[~np.isfinite(result)] = np.nan
+    return result
+
+
+def _compare(op: CompareOp, left: Value, right: Value, rows: int) -> pd.arrays.BooleanArray:
+    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):
+        with np.errstate(invalid="ignore"):
+            values = _NUMBER_COMPARE[op](left, right)
+        return pd.arrays.BooleanArray(values, np.isnan(left) | np.isnan(right))
+    if isinstance(left, pd.arrays.BooleanArray) and isinstance(right, pd.arrays.BooleanArray):
+        result = left == right if op == "==" else left != right
+        return pd.array(result, dtype="boolean")
+    if isinstance(left, str) and isinstance(right, str):
+        same = left == right if op == "==" else left != right
+        return pd.array(np.full(rows, same), dtype="boolean")
+    if isinstance(left, str):
+        left, right = right, left
+    result = left == right if op == "==" else left != right
+    return pd.array(result.to_numpy(dtype=object, na_value=None), dtype="boolean")
+
+
+def _membership(left: Value, items: ListLit, *, negate: bool) -> pd.arrays.BooleanArray:
+    """``x in [..]``: unknown when x is missing, like any comparison with a missing value."""
+    if isinstance(left, np.ndarray):
+        wanted = [float(item.value) for item in items.items]
+        values = np.isin(left, wanted)
+        missing = np.isnan(left)
+    else:
+        series = pd.Series([left]) if isinstance(left, str) else left
+        wanted_text = [str(item.value) for item in items.items]
+        values = series.isin(wanted_text).to_numpy(dtype=bool)
+        missing = series.isna().to_numpy(dtype=bool)
+    if negate:
+        values = ~values
+    return pd.arrays.BooleanArray(values, missing)
+
+
+def _all(parts: Any) -> pd.arrays.BooleanArray:
+    parts = list(parts)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result & part
+    return result
+
+
+def _any(parts: Any) -> pd.arrays.BooleanArray:
+    parts = list(parts)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part
+    return result
