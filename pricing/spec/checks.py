@@ -28,11 +28,7 @@ def check_rulebook(rb: Rulebook) -> list[SpecError]:
     if rb.on_missing not in classes and rb.on_missing != UNCLASSIFIED:
         bad(rb.line, f"on_missing '{rb.on_missing}' must be one of the classes {rb.classes} "
             f"or '{UNCLASSIFIED}'")
-    seen: dict[str, int] = {}
-    for rule in rb.rules:
-        if rule.id in seen:
-            bad(rule.line, f"duplicate rule id '{rule.id}' (first at line {seen[rule.id]})")
-        seen.setdefault(rule.id, rule.line)
+    for rule in rb.rules:  # duplicate rule ids are reported by the expression compiler
         if rule.class_ not in classes:
             bad(rule.line, f"rule {rule.id}: unknown class '{rule.class_}', expected one of "
                 f"{rb.classes}")
