@@ -1,0 +1,176 @@
+"""Classification table, evidence, bands, field conversion and overrides — golden by hand."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from classify_helpers import compiled_rulebook, register
+
+from pricing.classify import metrics
+from pricing.classify.examples import run_examples
+from pricing.classify.table import TABLE_COLUMNS, apply_overrides, classify, format_numbers
+from pricing.errors import ErrorList, InputError
+from pricing.expr.check import compile_rulebook
+from pricing.spec.load import load_specs
+
+FOUNDRY_LIKE = dict(
+    fields={"output_t": {"type": "number"}, "energy_tce": {"type": "number"},
+            "cupola": {"type": "string"}},
+    metrics={"kgce_per_t": "energy_tce * 1000 / output_t"},
+    rules=[{"id": "E1", "class": "eliminated", "when": "cupola == 'small'"},
+           {"id": "R1", "class": "restricted", "when": "kgce_per_t > 550"}],
+)
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "rete"])
+def test_classification_rows_and_evidence(engine: str) -> None:
+    book = compiled_rulebook(**FOUNDRY_LIKE)
+    frame = register([
+        # 800 t, 490 tce → 612.5 kgce/t > 550: R1 holds
+        {"enterprise_id": "B", "output_t": "800", "energy_tce": "490", "cupola": "none"},
+        # small cupola: E1 (eliminated) wins over nothing else
+        {"enterprise_id": "A", "output_t": "1000", "energy_tce": "300", "cupola": "small"},
+        # 1000 t, 300 tce → 300 kgce/t: nothing holds, nothing unknown → default
+        {"enterprise_id": "C", "output_t": "1000", "energy_tce": "300", "cupola": "none"},
+        # energy missing → R1 unknown, E1 false → on_missing (restricted)
+        {"enterprise_id": "D", "output_t": "1000", "energy_tce": "", "cupola": "none"},
+        # out of scope (industry C30): not classified
+        {"enterprise_id": "X", "industry_code": "C3011", "output_t": "1", "energy_tce": "1"},
+    ])
+    result = classify([book], frame, 2024, engine=engine, source="register.csv")
+    table = result.table
+    assert list(table.columns) == TABLE_COLUMNS
+    assert list(table["enterprise_id"]) == ["A", "B", "C", "D"]
+    assert list(table["class"]) == ["eliminated", "restricted", "permitted", "restricted"]
+    assert list(table["rule_id"]) == ["E1", "R1", "", ""]
+    assert list(table["decided_by"]) == ["rule", "rule", "default", "missing"]
+    assert list(table["evidence"]) == [
+        '{"cupola":"small"}',
+        '{"kgce_per_t":612.5}',
+        '{"cupola":"none","kgce_per_t":300}',
+        '{"cupola":"none","kgce_per_t":null}',
+    ]
+    assert set(table["year"]) == {"2024"}
+    assert result.facts["test-book"].loc["B", "kgce_per_t"] == 612.5
+
+
+def test_only_rows_of_the_year_are_classified() -> None:
+    book = compiled_rulebook(**FOUNDRY_LIKE)
+    frame = register([{"enterprise_id": "A", "output_t": "1", "energy_tce": "1",
+                       "cupola": "none"}], year=2023)
+    assert classify([book], frame, 2024, source="r.csv").table.empty
+
+
+def test_bands_cut_the_metric_right_closed() -> None:
+    # edges [550, 700], closed right: 550 → permitted, 550.1 → restricted, 700 → restricted,
+    # 700.5 → eliminated; output 0 → division by zero → missing → on_missing
+    book = compiled_rulebook(
+        fields={"kgce": {"type": "number"}, "output_t": {"type": "number"}},
+        metrics={"per_t": "kgce / output_t"},
+        bands={"metric": "per_t", "edges": [550, 700], "closed": "right"}, rules=[])
+    frame = register([{"enterprise_id": f"E{i}", "kgce": k, "output_t": o}
+                      for i, (k, o) in enumerate([("550", "1"), ("550.1", "1"), ("1400", "2"),
+                                                  ("700.5", "1"), ("5", "0")])])
+    for engine in ("vectorized", "rete"):
+        table = classify([book], frame, 2024, engine=engine, source="r.csv").table
+        assert list(table["class"]) == ["permitted", "restricted", "restricted", "eliminated",
+                                        "restricted"]
+        assert list(table["rule_id"]) == ["band-1", "band-2", "band-2", "band-3", ""]
+
+
+def test_fields_are_converted_and_bad_text_is_an_error_with_its_line() -> None:
+    book = compiled_rulebook(fields={"x": {"type": "number"}, "flag": {"type": "boolean"}},
+                             rules=[{"id": "R", "class": "restricted", "when": "flag"}])
+    good = register([{"enterprise_id": "A", "x": " 1.5 ", "flag": "是"},
+                     {"enterprise_id": "B", "x": "", "flag": "No"}])
+    facts = metrics.facts(book, good, source="r.csv")
+    assert facts["x"].iloc[0] == 1.5
+    assert facts["x"].isna().tolist() == [False, True]
+    assert facts["flag"].tolist() == [True, False]
+    bad = register([{"enterprise_id": "A", "x": "abc", "flag": "maybe"}])
+    with pytest.raises(ErrorList) as caught:
+        metrics.facts(book, bad, source="r.csv")
+    assert [str(e) for e in caught.value.errors] == [
+        "r.csv:2: column 'x': expected a number, found 'abc'",
+        "r.csv:2: column 'flag': expected true/false, yes/no, 1/0 or 是/否, found 'maybe'",
+    ]
+
+
+def test_a_declared_field_missing_from_the_register_names_the_rulebook() -> None:
+    book = compiled_rulebook(rules=[{"id": "R", "class": "restricted", "when": "x > 1"}])
+    with pytest.raises(InputError, match="rulebook 'test-book' reads 'x'"):
+        metrics.facts(book, register([{"enterprise_id": "A", "kind": "k"}]), source="r.csv")
+
+
+def test_numbers_in_evidence_are_plain_short_decimals() -> None:
+    values = pd.Series([612.5, 0.3, 1 / 3, -2.0, 1e-9, 123456789.125, None], dtype="Float64")
+    assert list(format_numbers(values)) == ["612.5", "0.3", "0.333333", "-2", "0",
+                                            "123456789.125", "null"]
+
+
+TABLE = pd.DataFrame({
+    "enterprise_id": ["A", "B"], "year": "2024", "district": "330212",
+    "industry_code": "C3391", "rulebook": "foundry", "class": ["eliminated", "restricted"],
+    "rule_id": ["E1", "R1"], "decided_by": "rule", "evidence": "{}"}).astype("string")
+
+
+def overrides(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["enterprise_id", "rulebook", "class", "valid_from",
+                                        "valid_to", "reference", "reason"]).astype("string")
+    frame.insert(0, "line", np.arange(2, len(frame) + 2))
+    return frame
+
+
+def test_an_override_in_force_replaces_the_class_and_keeps_the_computed_one() -> None:
+    found = apply_overrides(TABLE, overrides([
+        ("A", "foundry", "permitted", "2025-01", None, "甬发改〔2025〕1号", "rectified"),
+        ("B", "foundry", "permitted", "2025-07", "2025-12", "ref-2", "appeal"),  # not yet
+    ]), "2025-03")
+    assert list(found["class"]) == ["permitted", "restricted"]
+    assert list(found["decided_by"]) == ["override", "rule"]
+    assert list(found["rule_id"]) == ["", "R1"]
+    assert json.loads(found["evidence"][0]) == {"reference": "甬发改〔2025〕1号",
+                                                "reason": "rectified", "computed": "eliminated"}
+
+
+def test_two_overrides_covering_one_month_are_an_error_naming_both_lines() -> None:
+    with pytest.raises(InputError, match="lines 2 and 3"):
+        apply_overrides(TABLE, overrides([
+            ("A", "foundry", "permitted", "2025-01", None, "r1", ""),
+            ("A", "foundry", "restricted", "2025-03", "2025-03", "r2", ""),
+        ]), "2025-03", source="overrides.csv")
+
+
+def test_bundled_rulebook_examples_run_on_both_engines() -> None:
+    warnings.simplefilter("ignore", DeprecationWarning)
+    specs = load_specs([Path(__file__).parents[2] / "rules"])
+    book = compile_rulebook(specs.rulebooks["foundry"])
+    results = run_examples(book)
+    assert results and all(r.passed for r in results), [r for r in results if not r.passed]
+    assert set(results[0].got) == {"vectorized", "rete"}
+
+
+def test_explain_lists_rules_metrics_and_the_decision() -> None:
+    from pricing.classify.engine import rule_outcomes
+    from pricing.classify.explain import explain_classification, format_text
+    from pricing.classify.policy import decide
+
+    book = compiled_rulebook(**FOUNDRY_LIKE)
+    facts = metrics.facts(book, register([{"enterprise_id": "B", "output_t": "800",
+                                           "energy_tce": "490", "cupola": ""}]), source="r")
+    outcomes = rule_outcomes(book, facts)
+    found = explain_classification(book, facts.iloc[0], outcomes.iloc[0],
+                                   decide(book, outcomes).iloc[0])
+    # 490 × 1000 / 800 = 612.5 > 550 → R1 true; cupola missing → E1 unknown
+    assert [(r["id"], r["value"]) for r in found["rules"]] == [("E1", "unknown"),
+                                                               ("R1", "true")]
+    assert found["metrics"] == [{"name": "kgce_per_t", "expr": "energy_tce * 1000 / output_t",
+                                 "value": "612.5"}]
+    assert found["decision"] == {"class": "restricted", "rule_id": "R1", "decided_by": "rule"}
+    text = format_text(found)
+    assert "kgce_per_t = 612.5" in text and "R1  restricted  true" in text
