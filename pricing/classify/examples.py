@@ -97,3 +97,29 @@ def register_text(value: Any) -> str | None:
 def _meets(expected: dict[str, str | None], got: Outcome) -> bool:
     wanted = {"class": got.class_, "rule": got.rule_id, "decided_by": got.decided_by}
     return all(value is None or str(value) == wanted[key] for key, value in expected.items())
+
+
+def report_examples(catalog: Any) -> tuple[str, int]:
+    """A pytest-like report of every rulebook's examples on both engines: (text, failures)."""
+    rete = ReteEngine()
+    lines, passed, failed = [], 0, 0
+    for rb_id in sorted(catalog.compiled):
+        compiled = catalog.compiled[rb_id]
+        results = run_examples(compiled, rete)
+        marks = "".join("." if r.passed else "F" for r in results)
+        lines.append(f"{compiled.rulebook.path} {marks}")
+        for r in results:
+            if r.passed:
+                passed += 1
+                continue
+            failed += 1
+            lines.append(f"  FAILED {compiled.rulebook.path}:{r.line} {r.name}")
+            wanted = ", ".join(f"{k}={v}" for k, v in r.expected.items() if v is not None)
+            lines.append(f"    expected {wanted}")
+            if r.error:
+                lines.append(f"    error: {r.error}")
+            for engine, got in r.got.items():
+                lines.append(f"    {engine:<10} class={got.class_ or '-'} "
+                             f"rule={got.rule_id or '-'} decided_by={got.decided_by}")
+    lines.append(f"{passed} passed, {failed} failed")
+    return "\n".join(lines), failed
