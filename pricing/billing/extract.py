@@ -75,7 +75,8 @@ def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pd.DataFram
                          "after the header")
     rows = len(csv_text.rows)
     frame = pd.DataFrame({
-        "source": pd.Series(csv_text.source, index=range(rows), dtype=pd.StringDtype()),
+        # the file name, not the directory: reruns from another folder give the same bytes
+        "source": pd.Series(Path(path).name, index=range(rows), dtype=pd.StringDtype()),
         "file_order": np.full(rows, order, dtype=np.int64),
         "line": csv_text.lines,
     })

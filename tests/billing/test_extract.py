@@ -66,8 +66,8 @@ def test_duplicates_and_conflicts_cross_files(tmp_path: Path) -> None:
     rejects = extract.rejects
     # b comes first (source order as given), then a
     assert rejects[["source", "line", "reason_code"]].values.tolist() == [
-        [str(b), 2, "duplicate_line"], [str(b), 3, "account_conflict"],
-        [str(a), 2, "duplicate_line"], [str(a), 3, "account_conflict"]]
+        [b.name, 2, "duplicate_line"], [b.name, 3, "account_conflict"],
+        [a.name, 2, "duplicate_line"], [a.name, 3, "account_conflict"]]
     assert extract.clean["account_id"].tolist() == ["10"]
 
 
