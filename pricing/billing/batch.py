@@ -66,6 +66,7 @@ class MonthResult:
     rejects: pd.DataFrame
     billing_rows: int
     inputs: list[dict] = field(default_factory=list)
+    enterprises: pd.DataFrame | None = None  # district, industry_code by enterprise_id
 
 
 def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
@@ -97,7 +98,11 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
         priced = price_lines(lines, classification.table, classification.facts, components)
     rejects = _all_rejects(extract.rejects, lines, priced)
     billing_rows = len(extract.clean) + len(extract.rejects)
-    return MonthResult(classification, lines, priced, rejects, billing_rows, inputs)
+    year_rows = register.frame[register.frame["year"] == opts.assessment_year]
+    enterprises = (year_rows.drop_duplicates("enterprise_id").set_index("enterprise_id")
+                   [["district", "industry_code"]])
+    return MonthResult(classification, lines, priced, rejects, billing_rows, inputs,
+                       enterprises)
 
 
 def run_month(opts: RunOptions, out: Path) -> dict:
@@ -132,8 +137,7 @@ def surcharge_table(month: MonthResult) -> pd.DataFrame:
     """SPEC surcharges.csv: one row per line × component (× band), sorted, amounts formatted."""
     cand = month.priced.surcharges
     lines = month.lines.iloc[cand["row"].to_numpy()].reset_index(drop=True)
-    ents = _enterprise_info(month.classification)
-    where = ents.reindex(lines["enterprise_id"].to_numpy())
+    where = month.enterprises.reindex(lines["enterprise_id"].to_numpy())
     table = pd.DataFrame({
         "period": lines["period"].to_numpy(),
         "utility": lines["utility"].to_numpy(),
@@ -187,12 +191,6 @@ def _proration(cand: pd.DataFrame) -> pd.Series:
     whole = cand["days"] == cand["days_in_month"]
     text = cand["days"].astype(str) + "/" + cand["days_in_month"].astype(str)
     return text.where(~whole, "1")
-
-
-def _enterprise_info(classification: Classification) -> pd.DataFrame:
-    table = classification.table
-    return (table.drop_duplicates("enterprise_id").set_index("enterprise_id")
-            [["district", "industry_code"]])
 
 
 def _all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
