@@ -38,7 +38,8 @@ def main() -> int:
                      "rejected": counts["rejected_rows"],
                      "electricity (yuan)": totals["electricity"],
                      "water (yuan)": totals["water"], "outputs": str(out.relative_to(ROOT))})
-    print(f"sample city: {files}")
+    print(f"sample city ({len(files.billing)} months of extracts, register, overrides) in "
+          f"{sample_dir.relative_to(ROOT)}/")
     print(pd.DataFrame(rows).to_string(index=False))
     print(f"\noutputs are in {OUT.relative_to(ROOT)}/run-YYYY-MM/ "
           "(surcharges.csv, classification.csv, rejects.csv, summary.csv, manifest.json)")
