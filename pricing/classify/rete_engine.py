@@ -125,13 +125,30 @@ def facts_as_json(compiled: Any, facts: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _number(value: float, name: str) -> int | float:
-    try:
-        return rete.fact_value(float(value))
-    except ValueError as error:
-        if math.isfinite(float(value)):
-            raise ReteError(f"the rete engine cannot compare '{name}' = {value!r}: {error}") \
-                from error
-        raise
+    """A fact number: integral floats as ints; written without exponent by ``facts_text``."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ReteError(f"the rete engine cannot compare '{name}' = {value!r}")
+    return int(number) if number.is_integer() else number
+
+
+def facts_text(batch: list[dict[str, Any]]) -> str:
+    """The JSON text of a batch of facts, numbers in positional notation.
+
+    durable_rules' parser refuses exponents, and Python's ``json`` writes ``1.5e-05``; writing
+    the text here lets the reference engine compare every value the vectorized one can.
+    """
+    facts = []
+    for fact in batch:
+        items = []
+        for key, value in fact.items():
+            if isinstance(value, float):
+                text = np.format_float_positional(value, trim="-")
+            else:
+                text = json.dumps(value, ensure_ascii=False)
+            items.append(f"{json.dumps(key, ensure_ascii=False)}:{text}")
+        facts.append("{" + ",".join(items) + "}")
+    return "[" + ",".join(facts) + "]"
 
 
 class ReteEngine:
@@ -154,12 +171,23 @@ class ReteEngine:
             sid = str(next(self._sessions))
             batch = [dict(fact, sid=sid, id=fact[ROW_KEY]) for fact in
                      json_facts[start:start + BATCH]]
-            self._host.assert_facts(name, batch)
+            self._assert_facts(name, batch)
             state = self._host.get_state(name, sid)
             self._host.delete_state(name, sid)
             if "exception" in state:
                 raise ReteError(f"a durable_rules action failed: {state['exception']}")
         return _outcome_frame(self._outcome, compiled, facts.index)
+
+    def _assert_facts(self, name: str, batch: list[dict[str, Any]]) -> None:
+        """``Host.assert_facts`` with our own JSON text (see ``facts_text``); durable_rules is
+        pinned at 2.0.28, whose ``Ruleset`` keeps its engine handle in ``_handle``."""
+        import durable_rules_engine
+
+        rules = self._host.get_ruleset(name)
+        text = facts_text(batch)
+        self._host._handle_function(
+            rules, lambda _: rules._handle_result(
+                durable_rules_engine.assert_facts(rules._handle, text), batch), None, None)
 
     def _ruleset(self, compiled: Any) -> str:
         """The durable ruleset name for ``compiled``, creating it on first use."""

@@ -29,8 +29,10 @@ from pricing.expr.nodes import (
     Num,
     Str,
     names,
+    walk,
 )
 from pricing.expr.parse import Kind, parse
+from pricing.expr.rete import fact_value
 
 Type = Literal["number", "string", "boolean", "list"]
 
@@ -77,7 +79,28 @@ def infer(node: Node, env: TypeEnv, *, path: str, line: int, kind: Kind) -> Type
     found = _Inferer(env, path, line).type_of(node)
     if kind == "condition" and found != "boolean":
         raise SpecError(path, line, f"a condition must be true or false, but this is a {found}")
+    if kind == "condition":
+        _check_rete_numbers(node, path, line)
     return found
+
+
+def _check_rete_numbers(node: Node, path: str, line: int) -> None:
+    """Refuse condition constants the rete reference engine cannot hold exactly.
+
+    durable_rules reads JSON without exponents (DURABLE_RULES.md), and a float below 0.0001
+    in size is written as ``1e-05``: such a rule would compile on one engine and not the other.
+    """
+    for sub in walk(node):
+        if isinstance(sub, Num):
+            try:
+                fact_value(sub.value)
+            except ValueError:
+                raise SpecError(
+                    path,
+                    line,
+                    f"the number {sub.value} is too small for a condition (at least 0.0001 "
+                    "in size, or 0): scale the metric instead, e.g. per 10,000 units",
+                ) from None
 
 
 class _Inferer:

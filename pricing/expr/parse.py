@@ -114,7 +114,14 @@ def parse(text: str, *, path: str, line: int, kind: Kind) -> Node:
         raise SpecError(
             path, line, f"expression is {len(text)} characters long; at most {MAX_TEXT} allowed"
         )
-    source = " ".join(text.split())  # YAML block scalars may span lines; eval mode may not
+    source, comment = _one_line(text)
+    if comment is not None:
+        raise SpecError(
+            path,
+            line,
+            f"'#' at column {comment + 1} is not allowed (comments are not part of "
+            "an expression; put them in YAML outside the quotes)",
+        )
     if not source:
         raise SpecError(path, line, "empty expression")
     if _bracket_depth(source) > MAX_BRACKETS:
@@ -137,6 +144,36 @@ def parse(text: str, *, path: str, line: int, kind: Kind) -> Node:
         raise SpecError(path, line, f"{err} is not allowed; {allowed}") from None
     except RecursionError:
         raise SpecError(path, line, f"expression nested more than {MAX_DEPTH} deep") from None
+
+
+def _one_line(text: str) -> tuple[str, int | None]:
+    """The text on one line, and where a ``#`` outside quotes is, if anywhere.
+
+    YAML block scalars may span lines and eval mode may not: whitespace outside quotes
+    (line breaks, tabs, the ideographic space) becomes a plain space, while quoted text is
+    kept byte for byte, so ``'a  b'`` stays two spaces. A ``#`` would start a Python comment
+    and silently drop the rest of the rule, so its position is returned for refusal.
+    """
+    chars: list[str] = []
+    quote: str | None = None
+    escaped = False
+    comment: int | None = None
+    for char in text.strip():
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char.isspace():
+            char = " "
+        elif char == "#" and comment is None:
+            comment = len(chars)
+        chars.append(char)
+    return "".join(chars), comment
 
 
 def _bracket_depth(source: str) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import infer_dtype, is_bool_dtype, is_numeric_dtype
 
 from pricing.expr.nodes import (
@@ -67,7 +69,7 @@ def evaluate(
         return pd.Series(result, index=index)
     if isinstance(result, str):
         return pd.Series(result, index=index, dtype="string")
-    return pd.Series(result.to_numpy(), index=index, dtype="string")
+    return pd.Series(result.array, index=index, dtype="string")
 
 
 class _Evaluator:
@@ -153,20 +155,13 @@ class _Evaluator:
 
     def rank_pct(self, values: np.ndarray, by: str | None) -> np.ndarray:
         """Share (0–100) of the scope, or of the row's ``by`` group, with a value ≤ this one."""
-        series = pd.Series(values)
         if by is None:
-            ranks = series.rank(method="max").to_numpy(dtype="float64")
-            counts = np.full(self.rows, float(series.count()))
-        else:
-            source = self.frame
-            if by not in source.columns and self.group_frame is not None:
-                source = self.group_frame  # same rows, same order as ``frame``
-            keys = source[by].astype("string").to_numpy(dtype=object, na_value=None)
-            groups = series.groupby(keys, dropna=True)
-            ranks = groups.rank(method="max").to_numpy(dtype="float64", na_value=np.nan)
-            counts = groups.transform("count").to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return 100.0 * ranks / counts
+            return _rank_pct(values, np.zeros(self.rows, dtype=np.int64))
+        source = self.frame
+        if by not in source.columns and self.group_frame is not None:
+            source = self.group_frame  # same rows, same order as ``frame``
+        groups, _ = pd.factorize(source[by].astype("string"), use_na_sentinel=True)
+        return _rank_pct(values, np.asarray(groups, dtype=np.int64))
 
     def lookup(self, table: str, key: Node) -> Value:
         """``table[field]``: a missing key, or one not in the table, gives a missing value."""
@@ -176,10 +171,35 @@ class _Evaluator:
             keys = pd.Series([keys] * self.rows, dtype="string")
         if not isinstance(keys, pd.Series):
             raise TypeError(f"table {table} needs a text key")
+        positions = pc.index_in(_arrow(keys), value_set=pa.array(list(entries), pa.string()))
         if all(isinstance(v, str) for v in entries.values()):
-            return keys.map(dict(entries)).astype("string")
-        numbers = {k: float(v) for k, v in entries.items()}
-        return keys.map(numbers).to_numpy(dtype="float64", na_value=np.nan)
+            taken = pc.take(pa.array(list(entries.values()), pa.string()), positions)
+            return pd.Series(pd.array(taken, dtype="string"))
+        numbers = np.array([float(v) for v in entries.values()] + [np.nan])
+        absent = len(entries)  # the NaN appended above
+        return numbers[pc.fill_null(positions, absent).to_numpy(zero_copy_only=False)]
+
+
+def _rank_pct(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``100 × rank(method="max") / count`` within each group (code −1 or a missing value → NaN).
+
+    Each value becomes its level among the distinct values; ``group × width + level`` then
+    sorts by group, then value, so one ``searchsorted`` counts the values ≤ x in x's group.
+    """
+    result = np.full(values.shape, np.nan)
+    known = ~np.isnan(values) & (groups >= 0)
+    if not known.any():
+        return result
+    distinct, level = np.unique(values[known], return_inverse=True)
+    width = len(distinct) + 1
+    group = groups[known]
+    key = group * width + level
+    ordered = np.sort(key)
+    at_or_below = np.searchsorted(ordered, key, side="right") - np.searchsorted(
+        ordered, group * width, side="left"
+    )
+    result[known] = 100.0 * at_or_below / np.bincount(group)[group]
+    return result
 
 
 def _arithmetic(op: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -210,8 +230,9 @@ def _compare(op: CompareOp, left: Value, right: Value, rows: int) -> pd.arrays.B
         return pd.array(np.full(rows, same), dtype="boolean")
     if isinstance(left, str):
         left, right = right, left
-    result = left == right if op == "==" else left != right
-    return pd.array(result.to_numpy(dtype=object, na_value=None), dtype="boolean")
+    other = right if isinstance(right, str) else _arrow(right)
+    same = pc.equal(_arrow(left), other) if op == "==" else pc.not_equal(_arrow(left), other)
+    return _from_arrow(same)
 
 
 def _membership(left: Value, items: ListLit, *, negate: bool) -> pd.arrays.BooleanArray:
@@ -221,12 +242,28 @@ def _membership(left: Value, items: ListLit, *, negate: bool) -> pd.arrays.Boole
         values = np.isin(left, wanted)
         missing = np.isnan(left)
     else:
-        series = pd.Series([left]) if isinstance(left, str) else left
-        wanted_text = [str(item.value) for item in items.items]
-        values = series.isin(wanted_text).to_numpy(dtype=bool)
-        missing = series.isna().to_numpy(dtype=bool)
+        series = pd.Series([left], dtype="string") if isinstance(left, str) else left
+        text = _arrow(series)
+        wanted_text = pa.array([str(item.value) for item in items.items], pa.string())
+        values = pc.is_in(text, value_set=wanted_text).to_numpy(zero_copy_only=False)
+        missing = pc.is_null(text).to_numpy(zero_copy_only=False)
     if negate:
         values = ~values
+    return pd.arrays.BooleanArray(values, missing)
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    """A text column as one pyarrow array (zero-copy for pyarrow-backed ``string``)."""
+    found = pa.array(text.astype("string").array)
+    if isinstance(found, pa.ChunkedArray):
+        found = found.combine_chunks()
+    return found.cast(pa.string())
+
+
+def _from_arrow(truth: pa.Array) -> pd.arrays.BooleanArray:
+    """pyarrow's comparison result (null = unknown) as a Kleene ``BooleanArray``."""
+    values = pc.fill_null(truth, False).to_numpy(zero_copy_only=False)
+    missing = pc.is_null(truth).to_numpy(zero_copy_only=False)
     return pd.arrays.BooleanArray(values, missing)
 
 

@@ -101,6 +101,9 @@ def test_metric_errors_name_the_problem_at_the_line(text: str, message: str) -> 
         ("not output_t", "'not' needs a boolean, found a number"),
         ("output_t in [1] < 3", "a list can only follow 'in' or 'not in'"),
         ("cupola in ['a'] in ['b']", "'in' needs a number or a string on its left, found list"),
+        # json writes 0.00005 as 5e-05, which durable_rules cannot read: refused up front
+        ("output_t > 0.00005", "the number 0.00005 is too small for a condition"),
+        ("output_t in [1, -0.00001]", "the number -0.00001 is too small"),
     ],
 )
 def test_condition_type_errors(text: str, message: str) -> None:
@@ -247,3 +250,8 @@ def test_the_bundled_rulebooks_compile() -> None:
     for rulebook_model in specs.rulebooks.values():
         compiled = compile_rulebook(rulebook_model)
         assert len(compiled.rules) == len(rulebook_model.all_rules())
+
+
+@pytest.mark.parametrize("text", ["output_t > 0.0001", "output_t > 0", "output_t >= -0.0001"])
+def test_condition_constants_durable_can_hold_are_accepted(text: str) -> None:
+    assert type_of(text, "condition") == "boolean"

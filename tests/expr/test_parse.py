@@ -119,6 +119,20 @@ def test_numbers_keep_their_exact_source_text(text: str, value: Decimal) -> None
     assert str(tree.value) == str(value)
 
 
+def test_whitespace_inside_quotes_is_kept_and_outside_is_one_line() -> None:
+    assert cond("s == 'a  b\tc'") == Compare(Name("s"), ("==",), (Str("a  b\tc"),))
+    # tabs, line breaks and the ideographic space (U+3000) separate tokens like a space
+    assert cond("x\t>\u30001\r\n") == Compare(Name("x"), (">",), (Num(Decimal(1)),))
+    assert cond("s == 'it\\'s # not a comment'") == Compare(
+        Name("s"), ("==",), (Str("it's # not a comment"),)
+    )
+
+
+def test_a_comment_would_drop_the_rest_of_the_rule_and_is_refused() -> None:
+    with pytest.raises(SpecError, match="'#' at column 7 is not allowed"):
+        cond("x > 5 # and y > 3")
+
+
 def test_multi_line_text_from_yaml_block_scalars_parses() -> None:
     assert metric("min(a, 1)\n  + min(b, 2)\n") == BinOp(
         "+", Call("min", (Name("a"), Num(Decimal(1)))), Call("min", (Name("b"), Num(Decimal(2))))

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -279,3 +280,41 @@ def test_twenty_rules_over_100k_rows_take_well_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     assert all(len(r) == rows for r in results)
     assert elapsed < 1.0, f"{elapsed:.3f}s"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.5, 2.0, 2.0, 7.0])),
+            st.one_of(st.none(), st.sampled_from(["330212", "330203", "330281"])),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_rank_pct_is_the_share_of_the_group_at_or_below_each_value(rows: list) -> None:
+    """Straight from the definition (SPEC "Rulebooks"), one row at a time in plain Python."""
+    frame = pd.DataFrame(
+        {
+            "x": pd.array([x for x, _ in rows], dtype="Float64"),
+            "district": pd.array([d for _, d in rows], dtype="string"),
+        }
+    )
+
+    def share(x: float | None, peers: list[float | None]) -> float | None:
+        known = [p for p in peers if p is not None]
+        return None if x is None else 100.0 * sum(p <= x for p in known) / len(known)
+
+    overall = [share(x, [p for p, _ in rows]) for x, _ in rows]
+    by_district = [None if d is None else share(x, [p for p, e in rows if e == d]) for x, d in rows]
+    assert metric("rank_pct(x)", frame) == pytest.approx(overall)
+    assert metric("rank_pct(x, by=district)", frame) == pytest.approx(by_district)
+
+
+def test_text_comparisons_are_unknown_when_the_text_is_missing() -> None:
+    # product: iron, NA, steel, brass, iron
+    assert condition("product == 'iron'", FRAME) == [True, None, False, False, True]
+    assert condition("'iron' != product", FRAME) == [False, None, True, True, False]
+    assert condition("product not in ['iron', 'brass']", FRAME) == [False, None, True, False, False]
+    assert condition("product == district", FRAME) == [False, None, False, False, None]
