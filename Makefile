@@ -21,10 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-	$(BIN)/ruff check pricing cli.py tests benchmarks
+	$(BIN)/ruff check .
 
 lint: $(STAMP)
-	$(BIN)/ruff check pricing cli.py tests benchmarks
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
