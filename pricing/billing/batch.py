@@ -7,14 +7,19 @@ manifest proves it (``billing_rows == priced_rows + unpriced_rows + rejected_row
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pricing import __version__
 from pricing.billing.components import in_force, month_bounds
-from pricing.billing.extract import read_extracts
+from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
@@ -70,8 +75,24 @@ class MonthResult:
 
 
 def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
-    """Classify and price one month in memory (no files written)."""
+    """Classify and price one month in memory (no files written).
+
+    The extracts are read and validated in a second thread while the register is classified:
+    both are independent until pricing, and Arrow's CSV reader and kernels release the GIL.
+    Errors keep their order: the register's and the rulebooks' are raised first.
+    """
     catalog = catalog or opts.catalog
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read_extracts, opts.billing, period=opts.period,
+                              encoding=opts.input_encoding)
+        try:
+            return _compute_month(opts, catalog, reading)
+        finally:
+            reading.cancel()
+
+
+def _compute_month(opts: RunOptions, catalog: Catalog,
+                   reading: Future[Extract]) -> MonthResult:
     register = read_register(opts.register, encoding=opts.input_encoding)
     first, last = month_bounds(opts.period)
     compiled = catalog.active(str(first), str(last))
@@ -84,7 +105,7 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
         classification.table = apply_overrides(classification.table, overrides, opts.period)
         inputs.append(_input("overrides", opts.overrides, sha256_file(opts.overrides),
                              len(overrides)))
-    extract = read_extracts(opts.billing, period=opts.period, encoding=opts.input_encoding)
+    extract = reading.result()
     for path, sha, rows in extract.inputs:
         inputs.append(_input("billing", Path(path), sha, rows))
     lines = extract.clean.reset_index(drop=True)
@@ -134,63 +155,149 @@ def run_month(opts: RunOptions, out: Path) -> dict:
 
 
 def surcharge_table(month: MonthResult) -> pd.DataFrame:
-    """SPEC surcharges.csv: one row per line × component (× band), sorted, amounts formatted."""
+    """SPEC surcharges.csv: one row per line × component (× band), sorted, amounts formatted.
+
+    Built on Arrow arrays and integer keys: the line texts are taken (not copied into Python
+    strings), the sort is one Arrow multi-key sort, and rates and prorations, which repeat a
+    handful of values, are formatted once per distinct value.
+    """
     cand = month.priced.surcharges
-    lines = month.lines.iloc[cand["row"].to_numpy()].reset_index(drop=True)
-    where = month.enterprises.reindex(lines["enterprise_id"].to_numpy())
-    table = pd.DataFrame({
-        "period": lines["period"].to_numpy(),
-        "utility": lines["utility"].to_numpy(),
-        "account_id": lines["account_id"].to_numpy(),
-        "enterprise_id": lines["enterprise_id"].to_numpy(),
-        "district": where["district"].fillna("").to_numpy(),
-        "industry_code": where["industry_code"].fillna("").to_numpy(),
-        "rulebook": cand["rulebook"].to_numpy(),
-        "class": cand["class"].to_numpy(),
-        "rule_id": cand["rule_id"].fillna("").to_numpy(),
-        "component_id": cand["component_id"].to_numpy(),
-        "band": cand["band"].to_numpy(),
-        "basis_quantity": format_trimmed(cand["basis_milli"], 3).to_numpy(),
-        "unit": lines["utility"].map(UNITS).to_numpy(),
-        "rate": format_trimmed(cand["rate_nano"], 9).to_numpy(),
-        "proration": _proration(cand).to_numpy(),
-        "amount": format_fixed(cand["amount_fen"], 2).to_numpy(),
-        "_fen": cand["amount_fen"].to_numpy(),
-        "_order": cand["order"].to_numpy(),
-        "_row": cand["row"].to_numpy(),
-        "_qty": lines["quantity_milli"].to_numpy(),
+    lines = month.lines
+    line_rows = cand["row"].to_numpy(dtype=np.int64)
+    sort_keys = pa.table({
+        "period": pc.take(_arrow_text(lines["period"]), line_rows),
+        "utility": pc.take(_arrow_text(lines["utility"]), line_rows),
+        "account_id": pc.take(_arrow_text(lines["account_id"]), line_rows),
+        "component_id": _arrow_text(cand["component_id"]),
+        "band": _arrow_text(cand["band"]),
+        "order": cand["order"].to_numpy(dtype=np.int64),
     })
-    table = table.sort_values(["period", "utility", "account_id", "component_id", "band",
-                               "_order"], kind="stable").reset_index(drop=True)
-    return table
+    order = pc.sort_indices(sort_keys, sort_keys=[(name, "ascending") for name in
+                                                 sort_keys.column_names]).to_numpy()
+    cand = cand.take(order)
+    rows = line_rows[order]
+    enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
+    places = month.enterprises
+    at_place = pc.index_in(enterprise, value_set=_arrow_text(places.index))
+    utility = pc.take(sort_keys["utility"], order)
+    units = pa.array(list(UNITS.values()), pa.string())
+    return pd.DataFrame({
+        "period": _series(pc.take(sort_keys["period"], order)),
+        "utility": _series(utility),
+        "account_id": _series(pc.take(sort_keys["account_id"], order)),
+        "enterprise_id": _series(enterprise),
+        "district": _series(pc.fill_null(pc.take(_arrow_text(places["district"]), at_place),
+                                         "")),
+        "industry_code": _series(pc.fill_null(pc.take(_arrow_text(places["industry_code"]),
+                                                      at_place), "")),
+        "rulebook": _series(_arrow_text(cand["rulebook"])),
+        "class": _series(_arrow_text(cand["class"])),
+        "rule_id": _series(pc.fill_null(_arrow_text(cand["rule_id"]), "")),
+        "component_id": _series(_arrow_text(cand["component_id"])),
+        "band": _series(_arrow_text(cand["band"])),
+        "basis_quantity": format_trimmed(cand["basis_milli"].reset_index(drop=True), 3),
+        "unit": _series(pc.take(units, pc.index_in(utility, value_set=pa.array(list(UNITS))))),
+        "rate": _per_distinct(cand["rate_nano"].to_numpy(dtype=np.int64),
+                              lambda values: format_trimmed(pd.Series(values), 9)),
+        "proration": _proration(cand),
+        "amount": format_fixed(cand["amount_fen"].reset_index(drop=True), 2),
+        "_fen": cand["amount_fen"].to_numpy(dtype=np.int64),
+        "_order": cand["order"].to_numpy(dtype=np.int64),
+        "_row": rows,
+        "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[rows],
+    })
+
+
+def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """Text as one Arrow string array: zero-copy for Arrow-backed columns."""
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(array))
+
+
+def _per_distinct(values: np.ndarray, text: Callable[[np.ndarray], pd.Series]) -> pd.Series:
+    """``text(values)`` computed once per distinct value (rates, prorations repeat a lot)."""
+    distinct, at = np.unique(values, return_inverse=True)
+    formatted = _arrow_text(text(distinct).reset_index(drop=True))
+    return _series(pc.take(formatted, at.reshape(-1)))
 
 
 def summary_table(surcharges: pd.DataFrame) -> pd.DataFrame:
-    """SPEC summary.csv: by utility, district, rulebook, class."""
+    """SPEC summary.csv: by utility, district, rulebook, class.
+
+    Grouped on integer codes: distinct enterprises and accounts are distinct (group, code)
+    pairs, the quantity counts each billing line once per group, amounts are int64 sums.
+    """
     keys = ["utility", "district", "rulebook", "class"]
     if surcharges.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    data = surcharges
-    groups = data.groupby(keys, sort=True)
-    one_per_line = data.drop_duplicates(keys + ["_row"])
-    quantity = one_per_line.groupby(keys, sort=True)["_qty"].sum()
-    summary = pd.DataFrame({
-        "enterprises": groups["enterprise_id"].nunique(),
-        "accounts": groups["account_id"].nunique(),
-        "quantity_milli": quantity,
-        "amount_fen": groups["_fen"].sum(),
-    }).reset_index()
-    summary["quantity"] = format_trimmed(summary["quantity_milli"], 3)
-    summary["amount"] = format_fixed(summary["amount_fen"], 2)
-    summary["enterprises"] = summary["enterprises"].astype(str)
-    summary["accounts"] = summary["accounts"].astype(str)
+    group = _group_codes(surcharges[keys])
+    groups = int(group.max()) + 1
+    summary = _first_of_each(surcharges[keys], group, groups)
+    summary["enterprises"] = _distinct_per_group(group, _codes(surcharges["enterprise_id"]),
+                                                 groups).astype(str)
+    summary["accounts"] = _distinct_per_group(group, _codes(surcharges["account_id"]),
+                                              groups).astype(str)
+    line = surcharges["_row"].to_numpy(dtype=np.int64)
+    first_in_group = _first_mask(group * (int(line.max()) + 1) + line)
+    summary["quantity"] = format_trimmed(pd.Series(_sum_per_group(
+        group[first_in_group], surcharges["_qty"].to_numpy(dtype=np.int64)[first_in_group],
+        groups)), 3).to_numpy()
+    summary["amount"] = format_fixed(pd.Series(_sum_per_group(
+        group, surcharges["_fen"].to_numpy(dtype=np.int64), groups)), 2).to_numpy()
+    summary = summary.sort_values(keys, kind="stable").reset_index(drop=True)
     return summary[SUMMARY_COLUMNS]
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    return pd.factorize(values, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _group_codes(keys: pd.DataFrame) -> np.ndarray:
+    """Dense group numbers of the key columns' combinations (in no particular order)."""
+    combined = np.zeros(len(keys), dtype=np.int64)
+    for column in keys.columns:
+        codes = _codes(keys[column])
+        combined = pd.factorize(combined * (codes.max(initial=0) + 1) + codes)[0]
+    return combined.astype(np.int64)
+
+
+def _first_of_each(keys: pd.DataFrame, group: np.ndarray, groups: int) -> pd.DataFrame:
+    first = np.full(groups, len(group), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(group)))
+    return keys.iloc[first].astype("string").reset_index(drop=True)
+
+
+def _first_mask(key: np.ndarray) -> np.ndarray:
+    """True at the first occurrence of each key value (hashing, not sorting)."""
+    return ~pd.Series(key).duplicated().to_numpy()
+
+
+def _distinct_per_group(group: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    pairs = group * (codes.max(initial=0) + 1) + codes
+    return np.bincount(group[_first_mask(pairs)], minlength=groups)
+
+
+def _sum_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
+    """Exact int64 sums (``np.bincount`` weights would go through float64)."""
+    total = np.zeros(groups, dtype=np.int64)
+    np.add.at(total, group, values)
+    return total
+
+
 def _proration(cand: pd.DataFrame) -> pd.Series:
-    whole = cand["days"] == cand["days_in_month"]
-    text = cand["days"].astype(str) + "/" + cand["days_in_month"].astype(str)
-    return text.where(~whole, "1")
+    days = cand["days"].to_numpy(dtype=np.int64)
+    month_days = cand["days_in_month"].to_numpy(dtype=np.int64)
+
+    def text(pairs: np.ndarray) -> pd.Series:
+        first, second = pairs // 100, pairs % 100
+        return pd.Series(["1" if a == b else f"{a}/{b}" for a, b in zip(first, second,
+                                                                         strict=True)])
+
+    return _per_distinct(days * 100 + month_days, text)
 
 
 def _all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
@@ -229,10 +336,12 @@ def _counts(month: MonthResult) -> dict[str, int]:
 
 def _totals(month: MonthResult) -> dict[str, str]:
     cand = month.priced.surcharges
-    utility = month.lines["utility"].to_numpy()[cand["row"].to_numpy()]
+    utility = pc.take(_arrow_text(month.lines["utility"]), cand["row"].to_numpy())
+    fen_values = cand["amount_fen"].to_numpy(dtype=np.int64)
     totals = {}
     for name in ("electricity", "water"):
-        fen = int(cand["amount_fen"][utility == name].sum())
+        on = pc.fill_null(pc.equal(utility, name), False).to_numpy(zero_copy_only=False)
+        fen = int(fen_values[on].sum())
         totals[name] = format_fixed(pd.Series([fen]), 2).iloc[0]
     return totals
 

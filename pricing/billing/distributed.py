@@ -9,12 +9,19 @@ in order gives exactly the single-process result (and byte-identical outputs).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from pricing.billing.components import InForce
 from pricing.billing.price import Priced, price_lines
 from pricing.errors import DiffpriceError
+from pricing.spec.tariff import Stepped
 
 ROWS_PER_PARTITION = 250_000
 
@@ -43,36 +50,86 @@ def _price_slice(lines: pd.DataFrame, offset: int, classification: pd.DataFrame,
     return priced
 
 
-def price_on_cluster(spec: str, lines: pd.DataFrame, classification: pd.DataFrame,
-                     facts: dict[str, pd.DataFrame], components: list[InForce]) -> Priced:
-    """Price ``lines`` on the cluster named by ``spec``; same result as ``price_lines``."""
+PRICING_COLUMNS = ["utility", "enterprise_id", "quantity_milli", "production_milli",
+                   "quota_milli", "base_price_micro"]
+VERDICT_COLUMNS = ["enterprise_id", "rulebook", "class", "rule_id", "decided_by"]
+
+
+def _connect(kind: str, value: int | str, spec: str) -> tuple[Any, Any]:
+    """A client (and the LocalCluster it owns, if any); ClusterError if none can be had."""
     from dask.distributed import Client, LocalCluster
 
-    kind, value = parse_cluster(spec)
     cluster = None
     try:
         if kind == "local":
             cluster = LocalCluster(n_workers=int(value), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        else:
-            client = Client(str(value), timeout="10s")
-    except OSError as exc:
-        raise ClusterError(f"--cluster {spec}: cannot reach the cluster ({exc})") from exc
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        parts = max(workers, -(-len(lines) // ROWS_PER_PARTITION))
-        bounds = np.linspace(0, len(lines), parts + 1).astype(int)
-        shared = client.scatter([classification, facts, components], broadcast=True)
-        futures = [client.submit(_price_slice, lines.iloc[a:b].reset_index(drop=True), int(a),
-                                 *shared, pure=False)
-                   for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-        results = client.gather(futures)
-    finally:
-        client.close()
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+            return Client(cluster), cluster
+        return Client(str(value), timeout="10s"), None
+    except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
+        raise ClusterError(f"--cluster {spec}: cannot reach the cluster ({exc})") from None
+
+
+def price_on_cluster(spec: str, lines: pd.DataFrame, classification: pd.DataFrame,
+                     facts: dict[str, pd.DataFrame], components: list[InForce]) -> Priced:
+    """Price ``lines`` on the cluster named by ``spec``; same result as ``price_lines``.
+
+    Only what pricing reads travels: the six priced columns of each slice, the verdict
+    columns of the classification (not the evidence), the facts of stepped rulebooks.
+    """
+    kind, value = parse_cluster(spec)
+    lines = lines[PRICING_COLUMNS].reset_index(drop=True)
+    classification = classification[VERDICT_COLUMNS]
+    stepped = {item.component.rulebook for item in components
+               if isinstance(item.component, Stepped)}
+    facts = {name: frame for name, frame in facts.items() if name in stepped}
+    with _quiet():
+        client, cluster = _connect(kind, value, spec)
+        try:
+            results = _run(client, lines, classification, facts, components)
+        except ClusterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a remote failure becomes one message
+            raise ClusterError(f"--cluster {spec}: pricing failed on the cluster "
+                               f"({type(exc).__name__}: {exc}); is the same diffprice version "
+                               "installed on every worker?") from None
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     if not results:
         return price_lines(lines, classification, facts, components)
     return Priced(pd.concat([r.surcharges for r in results], ignore_index=True),
                   pd.concat([r.faults for r in results], ignore_index=True))
+
+
+def _run(client: Any, lines: pd.DataFrame, classification: pd.DataFrame,
+         facts: dict[str, pd.DataFrame], components: list[InForce]) -> list[Priced]:
+    """One task per contiguous slice, at least one per worker; results in slice order."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = max(workers, -(-len(lines) // ROWS_PER_PARTITION))
+    bounds = np.linspace(0, len(lines), parts + 1).astype(int)
+    shared = client.scatter([classification, facts, components], broadcast=True)
+    futures = [client.submit(_price_slice, lines.iloc[a:b].reset_index(drop=True), int(a),
+                             *shared, pure=False)
+               for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    return client.gather(futures)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Dask's own log lines and warnings are not for the bureau's operator: errors reach
+    them as one ClusterError message instead."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -66,6 +66,11 @@ def to_utf8(data: bytes, source: str, encoding: str | None = None) -> bytes:
                          f"{data[error.start]:#04x} at offset {error.start}") from None
 
 
+def _blank_before_end(body: bytes) -> bool:
+    return (body.startswith((b"\n", b"\r\n")) or b"\n\n" in body
+            or b"\n\r\n" in body)
+
+
 @dataclass(frozen=True)
 class CsvText:
     """A CSV file read as text: ``header`` as written, ``rows`` one ``string`` column per header
@@ -84,12 +89,21 @@ def _record_lines(body: bytes) -> np.ndarray:
 
     A newline ends a record only outside quotes: RFC 4180 escapes a quote by doubling it, so
     the parity of the quotes before a newline tells. Blank records are skipped, as pyarrow does.
+    Without quotes and blank lines (the usual extract) record k is simply on line k.
     """
+    if b'"' not in body and not _blank_before_end(body):
+        records = body.count(b"\n") + 1
+        if body[body.rfind(b"\n") + 1:] in (b"", b"\r"):
+            records -= 1  # the newline after the last record, or a lone CR, ends nothing
+        return np.arange(1, records + 1, dtype=np.int64)
     raw = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(raw == _NEWLINE)
-    quotes = np.flatnonzero(raw == _QUOTE)
-    outside = np.searchsorted(quotes, newlines) % 2 == 0
-    ends = newlines[outside]
+    quoted = b'"' in body
+    if quoted:
+        quotes = np.flatnonzero(raw == _QUOTE)
+        ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    else:
+        ends = newlines
     starts = np.concatenate(([0], ends + 1))
     stops = np.concatenate((ends, [len(raw)]))
     length = stops - starts
@@ -97,13 +111,27 @@ def _record_lines(body: bytes) -> np.ndarray:
     last = np.zeros(len(starts), dtype=np.uint8)
     last[nonempty] = raw[stops[nonempty] - 1]
     blank = (length == 0) | ((length == 1) & (last == _CR))
-    line_of_start = np.searchsorted(newlines, starts) + 1
+    if quoted:
+        line_of_start = np.searchsorted(newlines, starts) + 1
+    else:  # every newline ends a record: record k starts on line k + 1
+        line_of_start = np.arange(1, len(starts) + 1)
     return line_of_start[~blank].astype(np.int64)
 
 
-def read_csv_strings(path: Path, *, encoding: str | None = None,
-                     source: str | None = None) -> CsvText:
-    """Read a CSV file with every column as text; InputError if it cannot be read or parsed."""
+@dataclass(frozen=True)
+class CsvTable:
+    """:class:`CsvText` with the rows still an Arrow table (the billing path stays in Arrow)."""
+
+    source: str
+    header: list[str]
+    table: pa.Table
+    lines: np.ndarray
+    sha256: str
+
+
+def read_csv_table(path: Path, *, encoding: str | None = None,
+                   source: str | None = None) -> CsvTable:
+    """Read a CSV file with every column as Arrow text; InputError if it cannot be read."""
     source = source if source is not None else str(path)
     try:
         data = Path(path).read_bytes()
@@ -120,25 +148,32 @@ def read_csv_strings(path: Path, *, encoding: str | None = None,
         raise InputError(source, 1, None, f"duplicate column names {twice}")
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            pa.py_buffer(body),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
-                                           use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                                           use_threads=True, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as error:
         raise InputError(source, None, None, f"not a valid CSV file: {error}") from None
-    rows = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
-    if len(lines) - 1 == len(rows):
+    if len(lines) - 1 == table.num_rows:
         row_lines = lines[1:]
     else:  # records pyarrow counts differently (lone CR newlines): fall back to row order
-        row_lines = np.arange(2, len(rows) + 2, dtype=np.int64)
-    return CsvText(source, header, rows, row_lines, hashlib.sha256(data).hexdigest())
+        row_lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    return CsvTable(source, header, table, row_lines, hashlib.sha256(data).hexdigest())
 
 
-def canonical_columns(csv_text: CsvText, aliases: dict[str, str],
+def read_csv_strings(path: Path, *, encoding: str | None = None,
+                     source: str | None = None) -> CsvText:
+    """Read a CSV file with every column as text; InputError if it cannot be read or parsed."""
+    found = read_csv_table(path, encoding=encoding, source=source)
+    rows = found.table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    return CsvText(found.source, found.header, rows, found.lines, found.sha256)
+
+
+def canonical_columns(csv_text: CsvText | CsvTable, aliases: dict[str, str],
                       known: tuple[str, ...]) -> dict[str, str]:
     """Map canonical column names to the header names used in the file.
 
@@ -158,7 +193,7 @@ def canonical_columns(csv_text: CsvText, aliases: dict[str, str],
     return found
 
 
-def require_columns(csv_text: CsvText, found: dict[str, str], required: tuple[str, ...],
+def require_columns(csv_text: CsvText | CsvTable, found: dict[str, str], required: tuple[str, ...],
                     aliases: dict[str, str]) -> None:
     """InputError naming the missing required columns and the names that would be accepted."""
     missing = [name for name in required if name not in found]

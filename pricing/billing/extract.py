@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pricing.billing.creditcode import valid_credit_code
-from pricing.billing.encoding import canonical_columns, read_csv_strings, require_columns
-from pricing.billing.money import parse_scaled
+from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
+from pricing.billing.money import parse_scaled_arrow
 from pricing.errors import InputError
 
 COLUMNS = ("utility", "account_id", "enterprise_id", "period", "quantity",
@@ -66,33 +68,123 @@ class Extract:
     inputs: list[tuple[Path, str, int]]
 
 
-def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pd.DataFrame, str]:
-    csv_text = read_csv_strings(path, encoding=encoding, source=str(path))
-    found = canonical_columns(csv_text, HEADER_ALIASES, COLUMNS)
-    require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
-    if len(csv_text.rows) == 0:
-        raise InputError(csv_text.source, None, None, "no data rows, expected billing lines "
+def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pa.Table, str]:
+    csv_table = read_csv_table(path, encoding=encoding, source=str(path))
+    found = canonical_columns(csv_table, HEADER_ALIASES, COLUMNS)
+    require_columns(csv_table, found, REQUIRED, HEADER_ALIASES)
+    rows = csv_table.table.num_rows
+    if rows == 0:
+        raise InputError(csv_table.source, None, None, "no data rows, expected billing lines "
                          "after the header")
-    rows = len(csv_text.rows)
-    frame = pd.DataFrame({
+    empty = pa.array([""] * rows, type=pa.string()) if len(found) < len(COLUMNS) else None
+    columns = {
         # the file name, not the directory: reruns from another folder give the same bytes
-        "source": pd.Series(Path(path).name, index=range(rows), dtype=pd.StringDtype()),
-        "file_order": np.full(rows, order, dtype=np.int64),
-        "line": csv_text.lines,
-    })
+        "source": pc.take(pa.array([Path(path).name], pa.string()),
+                          pa.array(np.zeros(rows, dtype=np.int32))),
+        "file_order": pa.array(np.full(rows, order, dtype=np.int64)),
+        "line": pa.array(csv_table.lines, type=pa.int64()),
+    }
     for name in COLUMNS:
-        frame[f"raw_{name}"] = (csv_text.rows[found[name]].reset_index(drop=True)
-                                if name in found else
-                                pd.Series("", index=range(rows), dtype=pd.StringDtype()))
-    return frame, csv_text.sha256
+        columns[f"raw_{name}"] = (csv_table.table[found[name]].combine_chunks()
+                                  if name in found else empty)
+    return pa.table(columns), csv_table.sha256
 
 
-def _normal_period(text: pd.Series) -> pd.Series:
-    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``; ``<NA>`` for anything else."""
-    dashed = text.str.fullmatch(_PERIOD_DASHED).fillna(False)
-    compact = text.str.fullmatch(_PERIOD_COMPACT).fillna(False)
-    from_compact = text.str.slice(0, 4) + "-" + text.str.slice(4, 6)
-    return text.where(dashed, from_compact.where(compact))
+def _trimmed(text: pa.Array) -> pa.Array:
+    """``str.strip()``: skipped when the characters hold no ASCII whitespace and no non-ASCII
+    byte (where Unicode spaces such as U+3000 would be), as in ids and numbers."""
+    data = text.buffers()[2]
+    if data is not None and text.offset == 0 and text.null_count == 0:
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if not ((raw <= 32) | (raw >= 128)).any():
+            return text
+    return pc.utf8_trim_whitespace(text)
+
+
+def _string_series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """Arrow text as a pandas ``string`` Series without copying the characters."""
+    return pd.Series(pd.arrays.ArrowStringArray(array))
+
+
+def _int_series(array: pa.Array, nullable: bool) -> pd.Series:
+    if nullable:
+        return pd.Series(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array,
+                         dtype=pd.Int64Dtype())
+    return pd.Series(pc.fill_null(array, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    """``fullmatch`` as pandas does it on Arrow text (missing → False)."""
+    found = pc.match_substring_regex(text, f"^({pattern})$")
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+def _normal_period(text: pa.Array) -> pa.Array:
+    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``; null for anything else.
+
+    An extract holds one or two distinct periods: each is checked once, then taken."""
+    encoded = pc.dictionary_encode(text)
+    return pc.take(_normal_distinct_periods(encoded.dictionary), encoded.indices)
+
+
+def _normal_distinct_periods(text: pa.Array) -> pa.Array:
+    dashed = _matches(text, _PERIOD_DASHED)
+    compact = _matches(text, _PERIOD_COMPACT)
+    if dashed.all():
+        return text
+    from_compact = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 4),
+                                               pc.utf8_slice_codeunits(text, 4, 6), "-")
+    return pc.if_else(pa.array(dashed), text, pc.if_else(
+        pa.array(compact), from_compact, pa.scalar(None, pa.string())))
+
+
+def _key_codes(*part_codes: np.ndarray) -> np.ndarray:
+    """One int code per distinct combination of the parts' codes (-1 where a part is missing).
+
+    Exact, unlike joining the texts with a separator that the data itself could contain.
+    """
+    combined = np.zeros(len(part_codes[0]), dtype=np.int64)
+    missing = np.zeros(len(part_codes[0]), dtype=bool)
+    for codes in part_codes:
+        missing |= codes < 0
+        _, combined = np.unique(combined * (codes.max(initial=0) + 2) + codes + 1,
+                                return_inverse=True)
+    combined = combined.astype(np.int64).reshape(-1)
+    combined[missing] = -1
+    return combined
+
+
+def _count_per_key(codes: np.ndarray) -> np.ndarray:
+    """Per row, how many rows share its key code; 0 where the key is missing (-1)."""
+    counts = np.append(np.bincount(codes[codes >= 0], minlength=codes.max(initial=-1) + 1), 0)
+    return counts[codes]
+
+
+def _owners_per_account(account: np.ndarray, enterprise: np.ndarray,
+                        usable: np.ndarray) -> np.ndarray:
+    """Per row, how many distinct enterprise codes its account code is seen with."""
+    keep = usable & (account >= 0)
+    radix = enterprise.max(initial=0) + 1
+    pairs = np.sort(account[keep] * radix + enterprise[keep])
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+    owners = np.bincount(pairs // radix, minlength=account.max(initial=-1) + 1)
+    result = np.zeros(len(account), dtype=np.int64)
+    result[keep] = owners[account[keep]]
+    return result
+
+
+def _codes(array: pa.Array) -> np.ndarray:
+    encoded = pc.dictionary_encode(array)
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _valid_ids(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Credit-code check of each distinct id once (an extract repeats every id many times),
+    and the id codes."""
+    encoded = pc.dictionary_encode(text)
+    valid = valid_credit_code(_string_series(encoded.dictionary)).to_numpy(dtype=bool)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.append(valid, False)[codes], codes
 
 
 def _quoted(text: pd.Series) -> pd.Series:
@@ -105,104 +197,130 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
 
     ``period`` (``YYYY-MM``), when given, rejects lines of other months as ``wrong_period``.
     Raises InputError for a file that cannot be read, lacks a required column or has no rows.
+    Validation runs on Arrow arrays; pandas holds only the result and the reject details.
     """
     if period is not None and not re.fullmatch(_PERIOD_DASHED, period):
         raise ValueError(f"period must be YYYY-MM, found {period!r}")
-    frames, inputs = [], []
+    tables, inputs = [], []
     for order, path in enumerate(paths):
-        frame, sha256 = _read_one(Path(path), order, encoding)
-        frames.append(frame)
-        inputs.append((Path(path), sha256, len(frame)))
-    lines = pd.concat(frames, ignore_index=True)
-    text = {name: lines[f"raw_{name}"].str.strip() for name in COLUMNS}
+        table, sha256 = _read_one(Path(path), order, encoding)
+        tables.append(table)
+        inputs.append((Path(path), sha256, table.num_rows))
+    lines = pa.concat_tables(tables).combine_chunks()
+    raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
+                pa.array([], pa.string()) for name in COLUMNS}
+    text = {name: _trimmed(raw_text[name]) for name in COLUMNS}
 
-    utility = text["utility"].str.lower().map(UTILITY_VALUES).astype(pd.StringDtype())
-    account_id = text["account_id"].where(text["account_id"] != "")
-    enterprise_ok = valid_credit_code(text["enterprise_id"])
+    names = pa.array(list(UTILITY_VALUES), type=pa.string())
+    utility = pc.take(pa.array(list(UTILITY_VALUES.values()), type=pa.string()),
+                      pc.index_in(pc.utf8_lower(text["utility"]), value_set=names))
+    account_id = pc.if_else(pc.equal(text["account_id"], ""), pa.scalar(None, pa.string()),
+                            text["account_id"])
+    enterprise_ok, enterprise_codes = _valid_ids(text["enterprise_id"])
     month = _normal_period(text["period"])
-    numbers = {name: parse_scaled(text[name], scale) for name, scale in _NUMBERS}
+    numbers = {name: parse_scaled_arrow(text[name], scale) for name, scale in _NUMBERS}
     quantity, quantity_ok, _ = numbers["quantity"]
     production, production_ok, _ = numbers["production_quantity"]
-    production_milli = production.fillna(quantity)
+    production_milli = pc.coalesce(production, quantity)
+
+    frame = pd.DataFrame({f"raw_{name}": _string_series(raw_text[name]) for name in COLUMNS})
+    key = pd.DataFrame({"utility": _string_series(utility),
+                        "account_id": _string_series(account_id),
+                        "period": _string_series(month)})
 
     # (reason, where, detail): the detail is built only for the lines that get that reason
-    faults: list[tuple[str, pd.Series, Callable[[pd.Series], pd.Series | str]]] = []
+    faults: list[tuple[str, np.ndarray, Callable[[np.ndarray], pd.Series | str]]] = []
 
-    def fault(reason: str, where: pd.Series,
-              detail: Callable[[pd.Series], pd.Series | str]) -> None:
-        faults.append((reason, where.fillna(False).astype(bool), detail))
+    def fault(reason: str, where: np.ndarray | pa.Array,
+              detail: Callable[[np.ndarray], pd.Series | str]) -> None:
+        if isinstance(where, pa.Array | pa.ChunkedArray):
+            where = pc.fill_null(where, False).to_numpy(zero_copy_only=False)
+        faults.append((reason, np.asarray(where, dtype=bool), detail))
 
-    def raw(name: str) -> Callable[[pd.Series], pd.Series]:
-        return lambda rows: _quoted(lines[f"raw_{name}"][rows])
+    def raw(name: str) -> Callable[[np.ndarray], pd.Series]:
+        return lambda rows: _quoted(frame[f"raw_{name}"][rows])
 
-    fault("unknown_utility", utility.isna(), lambda rows: "column 'utility': expected "
+    def num(values: np.ndarray, rows: np.ndarray) -> pd.Series:
+        return pd.Series(values[rows]).astype(str).set_axis(frame.index[rows])
+
+    fault("unknown_utility", pc.is_null(utility), lambda rows: "column 'utility': expected "
           "electricity, water, 电 or 水, found " + raw("utility")(rows))
-    fault("missing_account", account_id.isna(),
+    fault("missing_account", pc.is_null(account_id),
           lambda rows: "column 'account_id': empty, expected the account number")
     fault("bad_enterprise_id", ~enterprise_ok, lambda rows: "column 'enterprise_id': expected "
           "an 18-character unified social credit code with a valid check character, found "
           + raw("enterprise_id")(rows))
-    fault("wrong_period", month.isna(), lambda rows: "column 'period': expected YYYY-MM or "
+    fault("wrong_period", pc.is_null(month), lambda rows: "column 'period': expected YYYY-MM or "
           "YYYYMM, found " + raw("period")(rows))
     if period is not None:
-        fault("wrong_period", month != period, lambda rows: "column 'period': expected the "
-              f"run's period {period}, found " + raw("period")(rows))
-    fault("bad_number", text["quantity"] == "", lambda rows: "column 'quantity': empty, "
-          "expected a non-negative decimal number")
+        fault("wrong_period", pc.not_equal(month, period), lambda rows: "column 'period': "
+              f"expected the run's period {period}, found " + raw("period")(rows))
+    fault("bad_number", pc.equal(text["quantity"], ""), lambda rows: "column 'quantity': "
+          "empty, expected a non-negative decimal number")
     for name, scale in _NUMBERS:
         _, ok, why = numbers[name]
         fault("bad_number", ~ok, lambda rows, name=name, scale=scale, why=why:
-              f"column '{name}': " + why[rows].fillna("") + ", found " + raw(name)(rows)
+              f"column '{name}': " + _string_series(why).set_axis(frame.index)[rows].fillna("")
+              + ", found " + raw(name)(rows)
               + f"; expected a decimal ≥ 0 with at most {scale} decimal places")
-    exceeds = (production > quantity) & quantity_ok & production_ok
+    exceeds = pc.and_(pc.greater(production, quantity),
+                      pa.array(quantity_ok & production_ok))
     fault("production_exceeds_total", exceeds, lambda rows: "column 'production_quantity': "
           + raw("production_quantity")(rows) + " exceeds quantity " + raw("quantity")(rows))
 
-    key = pd.DataFrame({"utility": utility, "account_id": account_id, "period": month})
-    key_ok = key.notna().all(axis=1)
-    lines_per_key = key[key_ok].assign(n=1).groupby(
-        ["utility", "account_id", "period"], sort=False)["n"].transform("size").reindex(
-        key.index)
+    account_codes = _key_codes(_codes(utility), _codes(account_id))
+    lines_per_key = _count_per_key(_key_codes(account_codes, _codes(month)))
     fault("duplicate_line", lines_per_key > 1, lambda rows: "(utility, account_id, period) = ("
           + key["utility"][rows] + ", " + key["account_id"][rows] + ", " + key["period"][rows]
-          + ") occurs on " + lines_per_key[rows].astype("int64").astype(str) + " lines")
+          + ") occurs on " + num(lines_per_key, rows) + " lines")
 
-    owner_ok = key["utility"].notna() & key["account_id"].notna() & enterprise_ok
-    owners = key[owner_ok].assign(enterprise_id=text["enterprise_id"]).groupby(
-        ["utility", "account_id"], sort=False)["enterprise_id"].transform("nunique").reindex(
-        key.index)
+    owner_ok = (pc.is_valid(utility).to_numpy(zero_copy_only=False)
+                & pc.is_valid(account_id).to_numpy(zero_copy_only=False) & enterprise_ok)
+    owners = _owners_per_account(account_codes, enterprise_codes, owner_ok)
     fault("account_conflict", owners > 1, lambda rows: "account (" + key["utility"][rows]
           + ", " + key["account_id"][rows] + ") belongs to "
-          + owners[rows].astype("int64").astype(str) + " different enterprise ids")
+          + num(owners, rows) + " different enterprise ids")
 
-    reason = pd.Series(pd.NA, index=lines.index, dtype=pd.StringDtype())
-    detail = pd.Series(pd.NA, index=lines.index, dtype=pd.StringDtype())
-    for code, where, why in faults:
-        first = where & reason.isna()
+    reason = np.full(lines.num_rows, -1, dtype=np.int16)
+    for number, (_code, where, _why) in enumerate(faults):
+        reason[where & (reason < 0)] = number
+    rejected = reason >= 0
+    at = np.flatnonzero(rejected)
+    codes = np.empty(len(at), dtype=object)
+    details = np.empty(len(at), dtype=object)
+    for number, (code, _where, why) in enumerate(faults):
+        first = reason == number
         if first.any():
-            reason[first] = code
-            detail[first] = why(first)
-    rejected = reason.notna().to_numpy()
+            codes[reason[at] == number] = code
+            found = why(first)
+            details[reason[at] == number] = (found.to_numpy(dtype=object)
+                                             if isinstance(found, pd.Series) else found)
 
-    rejects = pd.DataFrame({"source": lines["source"], "line": lines["line"],
-                            "reason_code": reason, "detail": detail,
-                            "file_order": lines["file_order"]})
+    taken = pa.array(at, type=pa.int64())
+    rejects = pd.DataFrame({
+        "source": _string_series(lines["source"].take(taken)),
+        "line": lines["line"].take(taken).to_numpy(),
+        "reason_code": pd.array(codes, dtype=pd.StringDtype()),
+        "detail": pd.array(details, dtype=pd.StringDtype()),
+        "file_order": lines["file_order"].take(taken).to_numpy()})
     for name in COLUMNS:
-        rejects[name] = lines[f"raw_{name}"]
-    rejects = rejects[rejected].sort_values(["file_order", "line"], kind="stable").drop(
+        rejects[name] = _string_series(raw_text[name].take(taken))
+    rejects = rejects.sort_values(["file_order", "line"], kind="stable").drop(
         columns="file_order").reset_index(drop=True)
 
-    keep = ~rejected
+    keep = pa.array(~rejected)
     clean = pd.DataFrame({
-        "source": lines["source"], "line": lines["line"], "utility": utility,
-        "account_id": text["account_id"], "enterprise_id": text["enterprise_id"],
-        "period": month,
-    })[keep]
-    clean["quantity_milli"] = quantity[keep].astype(np.int64)
-    clean["production_milli"] = production_milli[keep].astype(np.int64)
-    clean["quota_milli"] = numbers["quota"][0][keep]
-    clean["base_price_micro"] = numbers["base_price"][0][keep]
+        "source": _string_series(lines["source"].filter(keep)),
+        "line": lines["line"].filter(keep).to_numpy(),
+        "utility": _string_series(utility.filter(keep)),
+        "account_id": _string_series(text["account_id"].filter(keep)),
+        "enterprise_id": _string_series(text["enterprise_id"].filter(keep)),
+        "period": _string_series(month.filter(keep)),
+        "quantity_milli": _int_series(quantity.filter(keep), nullable=False),
+        "production_milli": _int_series(production_milli.filter(keep), nullable=False),
+        "quota_milli": _int_series(numbers["quota"][0].filter(keep), nullable=True),
+        "base_price_micro": _int_series(numbers["base_price"][0].filter(keep), nullable=True),
+    })
     for name in COLUMNS:
-        clean[f"raw_{name}"] = lines[f"raw_{name}"][keep]
-    clean = clean.reset_index(drop=True)
+        clean[f"raw_{name}"] = _string_series(raw_text[name].filter(keep))
     return Extract(clean=clean, rejects=rejects, inputs=inputs)

@@ -23,7 +23,8 @@ _DECIMAL_TEXT = r"^(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?$"
 
 
 def _to_string_array(text: pd.Series) -> pa.Array:
-    return pa.array(text.astype("string"), type=pa.string(), from_pandas=True)
+    array = pa.array(text.astype("string"), type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _to_pandas_int(array: pa.Array, index: pd.Index) -> pd.Series:
@@ -40,7 +41,60 @@ def parse_scaled(text: pd.Series, scale: int) -> tuple[pd.Series, pd.Series, pd.
     digit beyond it is "more than N decimal places". Empty or missing → ``<NA>`` with ok True
     (whether a value is required is the caller's rule). ``why`` is ``<NA>`` where ok.
     """
-    stripped = pc.utf8_trim_whitespace(_to_string_array(text))
+    values, ok, why = parse_scaled_arrow(_to_string_array(text), scale)
+    index = text.index
+    return (
+        _to_pandas_int(values, index),
+        pd.Series(ok, index=index, dtype=bool),
+        pd.Series(why.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get).array,
+                  index=index, dtype=pd.StringDtype()),
+    )
+
+
+def parse_scaled_arrow(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """:func:`parse_scaled` on an Arrow string array: ``(int64 values, ok, why)``.
+
+    Columns such as ``quota`` or ``base_price`` repeat few distinct texts, so those are parsed
+    once each (dictionary encoding); plain digit strings take a cast instead of a regex.
+    """
+    encoded = pc.dictionary_encode(text)
+    if len(encoded.dictionary) * 2 < len(text):
+        values, ok, why = _parse_distinct(encoded.dictionary, scale)
+        codes = encoded.indices
+        missing = pc.is_null(codes).to_numpy(zero_copy_only=False)
+        ok_of = np.append(ok, True)
+        at = codes.fill_null(len(ok)).to_numpy(zero_copy_only=False)
+        return pc.take(values, codes), ok_of[at], pc.if_else(pa.array(missing), pa.scalar(
+            None, pa.string()), pc.take(why, codes))
+    return _parse_distinct(text, scale)
+
+
+def _parse_distinct(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """Plain digit strings (and empties) by a cast; only the others through the regex."""
+    stripped = pc.utf8_trim_whitespace(text)
+    plain = pc.fill_null(pc.match_substring_regex(stripped, f"^[0-9]{{1,{_MAX_DIGITS - scale}}}$"),
+                         False)
+    simple = pc.or_(plain, pc.fill_null(pc.equal(stripped, ""), True)).to_numpy(
+        zero_copy_only=False)
+    values = pc.multiply(pc.cast(pc.if_else(plain, stripped, pa.scalar(None, pa.string())),
+                                 pa.int64()), 10**scale)
+    if simple.all():
+        return values, np.ones(len(text), dtype=bool), pa.nulls(len(text), pa.string())
+    others = np.flatnonzero(~simple)
+    other_values, other_ok, other_why = _parse_general(pc.take(stripped, others), scale)
+    present = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    numbers = pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    present[others] = pc.is_valid(other_values).to_numpy(zero_copy_only=False)
+    numbers[others] = pc.fill_null(other_values, 0).to_numpy(zero_copy_only=False)
+    ok = np.ones(len(text), dtype=bool)
+    ok[others] = other_ok
+    why = np.full(len(text), None, dtype=object)
+    why[others] = other_why.to_numpy(zero_copy_only=False)
+    return (pa.array(numbers, type=pa.int64(), mask=~present), ok,
+            pa.array(why, type=pa.string()))
+
+
+def _parse_general(stripped: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
     empty = pc.fill_null(pc.equal(stripped, ""), True)
     parts = pc.extract_regex(stripped, _DECIMAL_TEXT)
     well_formed = pc.fill_null(pc.is_valid(parts), False)
@@ -60,13 +114,7 @@ def parse_scaled(text: pd.Series, scale: int) -> tuple[pd.Series, pd.Series, pd.
         pc.if_else(too_precise, f"more than {scale} decimal places", "too large"))
     why = pc.if_else(pc.or_(good, empty), pa.scalar(None, pa.string()), why)
     ok = pc.or_(good, empty)
-    index = text.index
-    return (
-        _to_pandas_int(values, index),
-        pd.Series(ok.to_numpy(zero_copy_only=False), index=index, dtype=bool),
-        pd.Series(why.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get).array,
-                  index=index, dtype=pd.StringDtype()),
-    )
+    return values, ok.to_numpy(zero_copy_only=False), why
 
 
 def _int64_values(series: pd.Series | np.ndarray, name: str) -> np.ndarray:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pricing.billing.creditcode import valid_credit_code
-from pricing.billing.encoding import CsvText, canonical_columns, read_csv_strings, require_columns
+from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
 from pricing.errors import DiffpriceError, ErrorList, InputError
 
 REQUIRED = ("enterprise_id", "name", "district", "industry_code", "year")
@@ -40,7 +42,7 @@ class Register:
     rows: int
 
 
-def _errors_at(csv_text: CsvText, where: pd.Series, column: str, message: str,
+def _errors_at(csv_text: CsvTable, where: pd.Series, column: str, message: str,
                found: pd.Series) -> list[DiffpriceError]:
     """One InputError per offending row (errors only, never the billing path)."""
     rows = np.flatnonzero(where.to_numpy(dtype=bool))
@@ -48,16 +50,23 @@ def _errors_at(csv_text: CsvText, where: pd.Series, column: str, message: str,
                        f"expected {message}, found {found.iloc[i]!r}") for i in rows]
 
 
+def _cells(column: pa.ChunkedArray) -> pd.Series:
+    """Stripped text, empty cells missing (SPEC: an empty cell is a missing value)."""
+    stripped = pc.utf8_trim_whitespace(column.combine_chunks())
+    text = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    return pd.Series(pd.arrays.ArrowStringArray(text))
+
+
 def read_register(path: Path, encoding: str | None = None) -> Register:
     """Read and check the register; ErrorList of InputError (``file:line``, column, expected
     and found) for bad credit codes, districts, industry codes, years, empty names and
     duplicate ``(enterprise_id, year)`` rows."""
-    csv_text = read_csv_strings(Path(path), encoding=encoding)
+    csv_text = read_csv_table(Path(path), encoding=encoding)
     found = canonical_columns(csv_text, HEADER_ALIASES, REQUIRED)
     require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
-    frame = csv_text.rows.rename(columns={v: k for k, v in found.items()})
-    frame = frame.apply(lambda column: column.str.strip()).reset_index(drop=True)
-    frame = frame.mask(frame == "")
+    canonical = {v: k for k, v in found.items()}
+    frame = pd.DataFrame({canonical.get(name, name): _cells(csv_text.table[name])
+                          for name in csv_text.header})
 
     errors: list[DiffpriceError] = []
     errors += _errors_at(csv_text, ~valid_credit_code(frame["enterprise_id"]), "enterprise_id",

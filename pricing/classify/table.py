@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
@@ -45,13 +47,14 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
     if engine == "rete":
         from pricing.classify.rete_engine import ReteEngine
         rete = ReteEngine()
-    parts: list[pd.DataFrame] = []
+    parts: list[pa.Table] = []
     result = Classification(table=pd.DataFrame(columns=TABLE_COLUMNS, dtype="string"))
     errors: list[DiffpriceError] = []
+    typed = metrics.TypedColumns(rows)
     for book in compiled:
         scoped = rows[metrics.in_scope(book.rulebook, rows)]
         try:
-            facts = metrics.facts(book, scoped, source=source)
+            facts = metrics.facts(book, scoped, source=source, typed=typed)
         except ErrorList as error:
             errors += error.errors
             continue
@@ -61,89 +64,106 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
         outcomes = (rete.rule_outcomes(book, facts) if rete is not None
                     else vectorized_engine.rule_outcomes(book, facts))
         decision = decide(book, outcomes)
-        parts.append(pd.DataFrame({
-            "enterprise_id": facts.index.to_numpy(),
-            "year": str(year),
-            "district": scoped["district"].astype("string").to_numpy(),
-            "industry_code": scoped["industry_code"].astype("string").to_numpy(),
-            "rulebook": book.rulebook.id,
-            "class": decision["class"].to_numpy(),
-            "rule_id": decision["rule_id"].to_numpy(),
-            "decided_by": decision["decided_by"].to_numpy(),
-            "evidence": evidence(book, facts, decision).to_numpy(),
+        rows_in_scope = len(facts)
+        parts.append(pa.table({
+            "enterprise_id": _arrow_text(facts.index),
+            "year": pa.array([str(year)] * rows_in_scope, type=pa.string()),
+            "district": _arrow_text(scoped["district"]),
+            "industry_code": _arrow_text(scoped["industry_code"]),
+            "rulebook": pa.array([book.rulebook.id] * rows_in_scope, type=pa.string()),
+            "class": _arrow_text(decision["class"]),
+            "rule_id": _arrow_text(decision["rule_id"]),
+            "decided_by": _arrow_text(decision["decided_by"]),
+            "evidence": _arrow_text(evidence(book, facts, decision)),
         }))
         result.facts[book.rulebook.id] = facts
         result.outcomes[book.rulebook.id] = outcomes
     raise_if_any(errors)
     if parts:
-        table = pd.concat(parts, ignore_index=True).astype("string")
-        result.table = table.sort_values(["enterprise_id", "rulebook"], kind="stable") \
-            .reset_index(drop=True)
+        table = pa.concat_tables(parts)
+        order = pc.sort_indices(table, sort_keys=[("enterprise_id", "ascending"),
+                                                  ("rulebook", "ascending")])
+        result.table = table.take(order).to_pandas(
+            types_mapper={pa.string(): pd.StringDtype()}.get)
     return result
+
+
+def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+    """Text as one Arrow string array (Arrow-backed columns convert without copying)."""
+    array = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def evidence(compiled: Any, facts: pd.DataFrame, decision: pd.DataFrame) -> pd.Series:
     """Compact JSON of the names read by the deciding rule, or by all rules otherwise.
 
-    Built column-wise: each name's ``"name":value`` fragment once, then one concatenation per
-    distinct name list (one per rule, plus "all rules").
+    Built column-wise with Arrow string kernels: each name's ``"name":value`` fragment once,
+    then one join per distinct name list (one per rule that decided somewhere, plus "all").
     """
     every = list(dict.fromkeys(n for names in compiled.reads.values() for n in names))
     fragments = {name: _fragment(name, facts[name], compiled.types.get(name)) for name in every}
-    result = pd.Series(_concat(fragments, every), index=facts.index, dtype="string")
+    result = _joined(fragments, every, len(facts))
     by_rule = (decision["decided_by"] == "rule").to_numpy(dtype=bool)
     rule_ids = decision["rule_id"].to_numpy(dtype=object)
     for rule, _node in compiled.rules:
         chosen = by_rule & (rule_ids == rule.id)
         if chosen.any():
             names = list(compiled.reads[rule.id])
-            result[chosen] = _concat(fragments, names)[chosen]
-    return result
+            result = pc.if_else(pa.array(chosen), _joined(fragments, names, len(facts)), result)
+    return pd.Series(pd.arrays.ArrowStringArray(result), index=facts.index)
 
 
-def _concat(fragments: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+def _joined(fragments: dict[str, pa.Array], names: list[str], rows: int) -> pa.Array:
     if not names:
-        return np.full(len(next(iter(fragments.values()), [])), "{}", dtype=object)
-    joined = fragments[names[0]]
-    for name in names[1:]:
-        joined = joined + "," + fragments[name]
-    return "{" + joined + "}"
+        return pa.array(["{}"] * rows, type=pa.string())
+    return pc.binary_join_element_wise("{", pc.binary_join_element_wise(
+        *(fragments[name] for name in names), ","), "}", "")
 
 
-def _fragment(name: str, column: pd.Series, kind: str | None) -> np.ndarray:
-    """``"name":value`` for every row, as an object array of text."""
+def _fragment(name: str, column: pd.Series, kind: str | None) -> pa.Array:
+    """``"name":value`` for every row, as Arrow text."""
     key = json.dumps(name, ensure_ascii=False) + ":"
     if kind == "number":
-        text = format_numbers(column.astype("Float64"))
+        text = _number_text(column.astype("Float64"))
     elif kind == "boolean":
         truth = column.astype("boolean")
-        text = np.where(truth.fillna(False).to_numpy(dtype=bool), "true", "false").astype(object)
-        text[truth.isna().to_numpy()] = "null"
+        words = np.where(truth.fillna(False).to_numpy(dtype=bool), "true", "false")
+        text = pa.array(np.where(truth.isna().to_numpy(), "null", words), type=pa.string())
     else:
         values = column.astype("string")
         codes, uniques = pd.factorize(values)
-        quoted = np.array([json.dumps(u, ensure_ascii=False) for u in uniques] + ["null"],
-                          dtype=object)
-        text = quoted[codes]  # code -1 (missing) picks the trailing "null"
-    return key + text
+        quoted = pa.array([json.dumps(u, ensure_ascii=False) for u in uniques] + ["null"],
+                          type=pa.string())
+        text = pc.take(quoted, pa.array(np.where(codes < 0, len(uniques), codes)))
+    return pc.binary_join_element_wise(key, text, "")
 
 
 def format_numbers(values: pd.Series) -> np.ndarray:
     """Plain decimals, at most 6 decimals, no exponent, no trailing zeros; missing = null."""
+    return _number_text(values).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _number_text(values: pd.Series) -> pa.Array:
+    """:func:`format_numbers` as Arrow text."""
     floats = values.to_numpy(dtype="float64", na_value=np.nan)
     missing = np.isnan(floats)
     scaled = np.round(np.where(missing, 0.0, floats) * 10**EVIDENCE_DECIMALS)
     fits = np.abs(scaled) < 2**62
     micro = np.where(fits, scaled, 0).astype(np.int64)
     whole, frac = np.divmod(np.abs(micro), 10**EVIDENCE_DECIMALS)
-    frac_text = pd.Series(frac).astype(str).str.zfill(EVIDENCE_DECIMALS).str.rstrip("0")
-    whole_text = pd.Series(whole).astype(str)
-    text = (np.where(micro < 0, "-", "") + whole_text
-            + np.where(frac_text == "", "", "." + frac_text)).to_numpy(dtype=object)
-    for i in np.flatnonzero(~fits & ~missing):  # beyond ±4.6e12: exact Decimal text
-        text[i] = format(Decimal(repr(float(floats[i]))).quantize(Decimal(1)), "f")
-    text[missing] = "null"
-    return text
+    frac_text = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()),
+                                           EVIDENCE_DECIMALS, "0"), "0")
+    point = pc.if_else(pc.equal(frac_text, ""), "", ".")
+    sign = pa.array(np.where(micro < 0, "-", ""), type=pa.string())
+    text = pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), point,
+                                       frac_text, "")
+    huge = np.flatnonzero(~fits & ~missing)
+    if len(huge):  # beyond ±4.6e12: exact Decimal text
+        exact = text.to_numpy(zero_copy_only=False).astype(object)
+        for i in huge:
+            exact[i] = format(Decimal(repr(float(floats[i]))).quantize(Decimal(1)), "f")
+        text = pa.array(exact, type=pa.string())
+    return pc.if_else(pa.array(missing), "null", text)
 
 
 def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame, period: str, *,
