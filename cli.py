@@ -186,13 +186,17 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
     """The monthly batch: classify, price the extracts, write the run directory."""
     from pricing.billing.batch import RunOptions, run_month
     from pricing.catalog import load_catalog
+    from pricing.progress import Progress
 
     if not billing:
         raise click.UsageError("at least one --billing extract is needed")
+    progress = Progress()
+    progress.step("loading and checking rulebooks and tariffs")
     opts = RunOptions(period=period, register=register, billing=list(billing),
                       catalog=load_catalog([*rules, *tariffs]), overrides=overrides, year=year,
                       max_reject_rate=max_reject_rate, encoding=encoding,
-                      input_encoding=input_encoding, engine=engine, cluster=cluster)
+                      input_encoding=input_encoding, engine=engine, cluster=cluster,
+                      progress=progress)
     manifest = run_month(opts, out)
     counts, totals = manifest["counts"], manifest["totals"]
     click.echo(f"run {manifest['run_id']} {period}: {counts['billing_rows']} billing lines, "

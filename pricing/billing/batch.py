@@ -28,6 +28,7 @@ from pricing.billing.register import read_register
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
 from pricing.errors import InputError, RejectRateExceeded, raise_if_any
+from pricing.progress import SILENT, Progress
 from pricing.spec.tariff import UNITS
 
 SURCHARGE_COLUMNS = ["period", "utility", "account_id", "enterprise_id", "district",
@@ -54,6 +55,7 @@ class RunOptions:
     input_encoding: str | None = None
     engine: str = "vectorized"
     cluster: str | None = None
+    progress: Progress = SILENT
 
     @property
     def assessment_year(self) -> int:
@@ -93,9 +95,12 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
 
 def _compute_month(opts: RunOptions, catalog: Catalog,
                    reading: Future[Extract]) -> MonthResult:
+    step = opts.progress.step
+    step(f"reading the register {opts.register.name}")
     register = read_register(opts.register, encoding=opts.input_encoding)
     first, last = month_bounds(opts.period)
     compiled = catalog.active(str(first), str(last))
+    step(f"classifying {register.rows} register rows under {len(compiled)} rulebooks")
     classification = classify(compiled, register.frame, opts.assessment_year,
                               engine=opts.engine, source=str(opts.register))
     inputs = [_input("register", opts.register, register.sha256, register.rows)]
@@ -105,11 +110,13 @@ def _compute_month(opts: RunOptions, catalog: Catalog,
         classification.table = apply_overrides(classification.table, overrides, opts.period)
         inputs.append(_input("overrides", opts.overrides, sha256_file(opts.overrides),
                              len(overrides)))
+    step("reading and checking the billing extracts")
     extract = reading.result()
     for path, sha, rows in extract.inputs:
         inputs.append(_input("billing", Path(path), sha, rows))
     lines = extract.clean.reset_index(drop=True)
     components = in_force(catalog.tariffs, opts.period)
+    step(f"pricing {len(lines)} valid lines with {len(components)} components")
     if opts.cluster:
         from pricing.billing.distributed import price_on_cluster
 
@@ -134,6 +141,7 @@ def run_month(opts: RunOptions, out: Path) -> dict:
     failed = rate > opts.max_reject_rate
     encoding = ENCODINGS[opts.encoding]
     outputs = []
+    opts.progress.step(f"writing the run directory {out}")
     with RunDirectory(out) as run_dir:
         sha, rows = write_csv(month.rejects[REJECT_COLUMNS], run_dir.path("rejects.csv"), encoding)
         outputs.append({"name": "rejects.csv", "sha256": sha, "rows": rows})
@@ -350,13 +358,27 @@ def _input(role: str, path: Path, sha: str, rows: int) -> dict:
     return {"role": role, "name": Path(path).name, "sha256": sha, "rows": int(rows)}
 
 
+def _policy(catalog: Catalog) -> list[dict]:
+    """Every rulebook and tariff file the run read: id, file name, checksum, rules or
+    components."""
+    entries = [{"kind": "rulebook", "id": rb.id, "name": Path(rb.path).name,
+                "sha256": sha256_file(Path(rb.path)), "rows": len(rb.all_rules())}
+               for rb in sorted(catalog.rulebooks.values(), key=lambda rb: rb.id)]
+    entries += [{"kind": "tariff", "id": t.id, "name": Path(t.path).name,
+                 "sha256": sha256_file(Path(t.path)), "rows": len(t.components)}
+                for t in catalog.tariffs]
+    return entries
+
+
 def _manifest(opts: RunOptions, month: MonthResult, counts: dict, outputs: list[dict],
               status: str) -> dict:
-    policy = [{"name": str(p), "sha256": sha256_file(p)} for p in opts.catalog.files]
+    """The audit record. The run id is derived from content only (checksums and options), so
+    the same inputs give the same id wherever the files lie."""
+    policy = _policy(opts.catalog)
     options = {"period": opts.period, "year": opts.assessment_year,
                "max_reject_rate": str(opts.max_reject_rate), "encoding": opts.encoding}
-    parts = [f"{i['role']}:{i['name']}:{i['sha256']}" for i in month.inputs]
-    parts += [f"policy:{p['name']}:{p['sha256']}" for p in policy]
+    parts = [f"{i['role']}:{i['sha256']}" for i in month.inputs]
+    parts += [f"{p['kind']}:{p['id']}:{p['sha256']}" for p in policy]
     parts += [f"{k}={v}" for k, v in sorted(options.items())]
     return {
         "run_id": run_id(parts),
