@@ -100,3 +100,38 @@ def test_every_command_has_help() -> None:
         assert command.help, f"diffprice {name} has no help text"
         result = invoke(name, "--help")
         assert result.exit_code == 0, name
+
+
+def _proposal(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "proposal"
+    shutil.copytree(ROOT / "tariffs/proposals/yinzhou-foundry-2026", target)
+    return target
+
+
+def test_a_proposal_above_the_baseline_limit_is_refused(tmp_path: Path) -> None:
+    proposal = _proposal(tmp_path)
+    tariff = proposal / "tariff.yaml"
+    tariff.write_text(tariff.read_text(encoding="utf-8").replace("eliminated: 0.30",
+                                                                 "eliminated: 0.80"),
+                      encoding="utf-8")
+    result = invoke("validate", str(ROOT / "rules"), str(ROOT / "tariffs"), "--proposal",
+                    str(proposal))
+    assert result.exit_code == 1
+    assert "rate 0.80 is above the limit of 0.50 yuan per unit" in result.output
+    assert f"{tariff}:" in result.output
+
+
+def test_a_proposal_rulebook_scoped_outside_its_districts_is_refused(tmp_path: Path) -> None:
+    proposal = _proposal(tmp_path)
+    rulebook = proposal / "foundry.yaml"
+    text = rulebook.read_text(encoding="utf-8")
+    assert "districts:" in text
+    lines = [("  districts: ['330281']" if line.strip().startswith("districts:") else line)
+             for line in text.splitlines()]
+    rulebook.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("validate", str(ROOT / "rules"), str(ROOT / "tariffs"), "--proposal",
+                    str(proposal))
+    assert result.exit_code == 1
+    assert "lie outside the proposal's districts" in result.output
