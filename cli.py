@@ -291,7 +291,9 @@ def sample(out: Path, enterprises: int, months: int, seed: int, start: str) -> N
     from pricing.sample import write_sample
 
     files = write_sample(out, enterprises=enterprises, months=months, seed=seed, start=start)
-    click.echo(f"sample written to {out}: {files}")
+    click.echo(f"sample city written to {out}:")
+    for path in [files.register, *files.billing, files.overrides]:
+        click.echo(f"  {path}")
 
 
 if __name__ == "__main__":
