@@ -146,12 +146,7 @@ def run_month(opts: RunOptions, out: Path) -> dict:
         sha, rows = write_csv(month.rejects[REJECT_COLUMNS], run_dir.path("rejects.csv"), encoding)
         outputs.append({"name": "rejects.csv", "sha256": sha, "rows": rows})
         if not failed:
-            surcharges = surcharge_table(month)
-            for name, frame in (("surcharges.csv", surcharges[SURCHARGE_COLUMNS]),
-                                ("classification.csv", month.classification.table),
-                                ("summary.csv", summary_table(surcharges))):
-                sha, rows = write_csv(frame, run_dir.path(name), encoding)
-                outputs.append({"name": name, "sha256": sha, "rows": rows})
+            outputs += _write_priced(month, run_dir, encoding)
         manifest = _manifest(opts, month, counts, outputs, "failed" if failed else "ok")
         write_manifest(run_dir.path("manifest.json"), manifest)
     if failed:
@@ -160,6 +155,27 @@ def run_month(opts: RunOptions, out: Path) -> dict:
             f"({rate:.1%}), more than --max-reject-rate {opts.max_reject_rate:.1%}; only "
             f"rejects.csv and manifest.json were written to {out}")
     return manifest
+
+
+def _write_priced(month: MonthResult, run_dir: RunDirectory, encoding: str) -> list[dict]:
+    """surcharges.csv, classification.csv and summary.csv, in that manifest order.
+
+    Two at a time: classification.csv is written while the surcharge table is built, and the
+    summary is built and written while surcharges.csv is; Arrow and numpy release the GIL.
+    """
+    def written(name: str, frame: pd.DataFrame | Callable[[], pd.DataFrame]) -> dict:
+        frame = frame() if callable(frame) else frame
+        sha, rows = write_csv(frame, run_dir.path(name), encoding)
+        return {"name": name, "sha256": sha, "rows": rows}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        classification = pool.submit(written, "classification.csv", month.classification.table)
+        surcharges = surcharge_table(month)
+        classification.result()  # one writer at a time beside the main thread
+        columns = surcharges[SURCHARGE_COLUMNS]  # a copy: the two threads share no frame
+        summary = pool.submit(written, "summary.csv", lambda: summary_table(surcharges))
+        first = written("surcharges.csv", columns)
+        return [first, classification.result(), summary.result()]
 
 
 def surcharge_table(month: MonthResult) -> pd.DataFrame:

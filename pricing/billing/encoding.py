@@ -54,6 +54,8 @@ def to_utf8(data: bytes, source: str, encoding: str | None = None) -> bytes:
         if name is None:
             raise InputError(source, None, None, "cannot decode the file, expected UTF-8 or "
                              "GB18030")
+        if name == "utf-8":
+            return data  # detection decoded it already: valid UTF-8 without a BOM
     try:
         if name in ("utf-8", "utf-8-sig"):
             body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
@@ -92,10 +94,7 @@ def _record_lines(body: bytes) -> np.ndarray:
     Without quotes and blank lines (the usual extract) record k is simply on line k.
     """
     if b'"' not in body and not _blank_before_end(body):
-        records = body.count(b"\n") + 1
-        if body[body.rfind(b"\n") + 1:] in (b"", b"\r"):
-            records -= 1  # the newline after the last record, or a lone CR, ends nothing
-        return np.arange(1, records + 1, dtype=np.int64)
+        return np.arange(1, _physical_records(body) + 1, dtype=np.int64)
     raw = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(raw == _NEWLINE)
     quoted = b'"' in body
@@ -118,6 +117,31 @@ def _record_lines(body: bytes) -> np.ndarray:
     return line_of_start[~blank].astype(np.int64)
 
 
+def _physical_records(body: bytes) -> int:
+    """Records when each is one line: newlines, plus an unterminated last line."""
+    records = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == _NEWLINE)) + 1
+    if body[body.rfind(b"\n") + 1:] in (b"", b"\r"):
+        records -= 1  # the newline after the last record, or a lone CR, ends nothing
+    return records
+
+
+def _one_line_each(body: bytes) -> bool:
+    """Whether the record count alone can tell that every record is one physical line.
+
+    With a first line that is not blank and no lone CR (which Arrow would count as a newline),
+    Arrow parses at most one record per non-blank line, so as many records as lines means no
+    blank line and no quoted value spanning a newline: record k is on line k, found without
+    scanning a quoted file's quotes (every cell of a typical export is quoted).
+    """
+    if body in (b"", b"\r") or body.startswith((b"\n", b"\r\n")):
+        return False
+    if b"\r" not in body:
+        return True
+    raw = np.frombuffer(body, dtype=np.uint8)
+    after = np.flatnonzero(raw == _CR) + 1
+    return bool(after[-1] < len(raw) and (raw[after] == _NEWLINE).all())
+
+
 @dataclass(frozen=True)
 class CsvTable:
     """:class:`CsvText` with the rows still an Arrow table (the billing path stays in Arrow)."""
@@ -138,8 +162,9 @@ def read_csv_table(path: Path, *, encoding: str | None = None,
     except OSError as error:
         raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
     body = to_utf8(data, source, encoding)
-    lines = _record_lines(body)
-    if len(lines) == 0:
+    quick = _one_line_each(body)
+    lines = None if quick else _record_lines(body)
+    if lines is not None and len(lines) == 0:
         raise InputError(source, None, None, "empty file, expected a header row")
     header = next(csv.reader(io.StringIO(body[: 1 << 16].decode("utf-8", "ignore"))), [])
     header = [name.strip() for name in header]
@@ -158,6 +183,10 @@ def read_csv_table(path: Path, *, encoding: str | None = None,
         )
     except pa.ArrowInvalid as error:
         raise InputError(source, None, None, f"not a valid CSV file: {error}") from None
+    if quick and table.num_rows + 1 == _physical_records(body):
+        lines = np.arange(1, table.num_rows + 2, dtype=np.int64)
+    elif lines is None:
+        lines = _record_lines(body)
     if len(lines) - 1 == table.num_rows:
         row_lines = lines[1:]
     else:  # records pyarrow counts differently (lone CR newlines): fall back to row order

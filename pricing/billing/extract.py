@@ -147,11 +147,15 @@ def _key_codes(*part_codes: np.ndarray) -> np.ndarray:
     missing = np.zeros(len(part_codes[0]), dtype=bool)
     for codes in part_codes:
         missing |= codes < 0
-        _, combined = np.unique(combined * (codes.max(initial=0) + 2) + codes + 1,
-                                return_inverse=True)
-    combined = combined.astype(np.int64).reshape(-1)
+        combined = _dense(combined * (codes.max(initial=0) + 2) + codes + 1)
     combined[missing] = -1
     return combined
+
+
+def _dense(keys: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 for the k distinct keys, by hashing (cheaper than sorting a million)."""
+    encoded = pc.dictionary_encode(pa.array(keys, type=pa.int64()))
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _count_per_key(codes: np.ndarray) -> np.ndarray:

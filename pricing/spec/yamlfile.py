@@ -83,9 +83,20 @@ def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
     return value
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
-_Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml's scanner and composer with the same safe constructors as ``_Loader``.
+
+    libyaml resolves aliases inside its composer, so they are found afterwards as a node
+    reached twice (see ``_shares_nodes``); the reference ``_Loader`` then reports them.
+    """
+
+    path = "<yaml>"
+
+
+for _cls in (_Loader, _FastLoader):
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+    _cls.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 
 def load_yaml(path: Path) -> Any:
@@ -104,7 +115,53 @@ def load_yaml(path: Path) -> Any:
 
 
 def loads(text: str, path: str = "<yaml>") -> Any:
-    """Parse YAML text as ``load_yaml`` does (used by tests and examples)."""
+    """Parse YAML text as ``load_yaml`` does (used by tests and examples).
+
+    libyaml parses several times faster than the pure-Python reader; any file it cannot take
+    cleanly (an error, an alias, a character the reference reader refuses) is parsed again by
+    ``_Loader``, so errors and their lines are always the reference loader's.
+    """
+    if yaml.__with_libyaml__ and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        fast = _fast_loads(text, path)
+        if fast is not _FALLBACK:
+            return fast
+    return _reference_loads(text, path)
+
+
+_FALLBACK = object()
+
+
+def _fast_loads(text: str, path: str) -> Any:
+    loader = _FastLoader(text)
+    loader.path = path
+    try:
+        node = loader.get_single_node()
+        if node is None or _shares_nodes(node):
+            return _FALLBACK if node is not None else None
+        return loader.construct_document(node)
+    except (SpecError, yaml.YAMLError, RecursionError):
+        return _FALLBACK
+    finally:
+        loader.dispose()
+
+
+def _shares_nodes(root: yaml.Node) -> bool:
+    """Whether some node is reached twice: what an alias composes to."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return False
+
+
+def _reference_loads(text: str, path: str) -> Any:
     loader = _Loader(text)
     loader.path = path
     try:

@@ -93,6 +93,22 @@ def test_line_numbers_count_blank_lines_and_quoted_newlines(tmp_path: Path) -> N
     assert extract.rejects["line"].tolist() == [5]
 
 
+def test_line_numbers_of_fully_quoted_files(tmp_path: Path) -> None:
+    """Every cell quoted (a typical export): one record per line is known from the counts,
+    and a quoted newline without any blank line still shifts the lines after it."""
+    def quoted(*cells: str) -> str:
+        return ",".join(f'"{cell}"' for cell in cells) + "\r\n"
+
+    header = quoted(*HEADER.split(","))
+    good = quoted("electricity", "a", GOOD, "2024-03", "1", "", "", "")
+    bad = quoted("electricity", "c", BAD, "2024-03", "1", "", "", "")
+    plain = read_extracts([_write(tmp_path, "a.csv", header + good + bad)], period=None)
+    assert (plain.clean["line"].tolist(), plain.rejects["line"].tolist()) == ([2], [3])
+    spanning = good.replace('"a"', '"a\nb"')
+    shifted = read_extracts([_write(tmp_path, "b.csv", header + spanning + bad)], period=None)
+    assert (shifted.clean["line"].tolist(), shifted.rejects["line"].tolist()) == ([2], [4])
+
+
 def test_encodings_detected() -> None:
     assert detect_encoding("类别".encode()) == "utf-8"
     assert detect_encoding("\ufeff类别".encode()) == "utf-8-sig"

@@ -129,3 +129,30 @@ def test_unknown_component_kind(tmp_path: Path) -> None:
         load_specs([path])
     assert any("t.yaml:8: components.0: unknown kind 'tiered'" in e for e in errors_of(exc)), \
         errors_of(exc)
+
+
+def test_libyaml_and_reference_loaders_agree_on_bundled_files() -> None:
+    """The libyaml path must give the same values, types and lines as the pure-Python one."""
+    from pricing.spec import yamlfile
+
+    def same(fast: object, reference: object) -> None:
+        assert type(fast) is type(reference)
+        for attr in ("line", "key_lines", "item_lines"):
+            assert getattr(fast, attr, None) == getattr(reference, attr, None)
+        if isinstance(fast, dict):
+            assert list(fast) == list(reference)
+            for key in fast:
+                same(fast[key], reference[key])
+        elif isinstance(fast, list):
+            assert len(fast) == len(reference)
+            for a, b in zip(fast, reference, strict=True):
+                same(a, b)
+        else:
+            assert (fast, str(fast)) == (reference, str(reference))
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted([*root.glob("rules/*.yaml"), *root.glob("tariffs/**/*.yaml")])
+    assert files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        same(yamlfile.loads(text, str(path)), yamlfile._reference_loads(text, str(path)))
