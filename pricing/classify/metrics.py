@@ -27,41 +27,69 @@ FALSE_WORDS = ("false", "no", "0", "否")
 def in_scope(rulebook: Any, register: pd.DataFrame) -> pd.Series:
     """Rows whose industry code starts with a scope prefix and whose district starts with a
     district prefix (every district when ``scope.districts`` is null)."""
-    industry = register["industry_code"].astype("string").str.strip()
-    scoped = industry.str.startswith(tuple(rulebook.scope.industry)).fillna(False)
-    if rulebook.scope.districts is not None:
-        district = register["district"].astype("string").str.strip()
-        scoped &= district.str.startswith(tuple(rulebook.scope.districts)).fillna(False)
-    return scoped.astype(bool)
+    return pd.Series(TypedColumns(register).in_scope(rulebook), index=register.index)
 
 
 class TypedColumns:
-    """Register columns converted to a type once for all rows of a year, shared by every
-    rulebook (several read ``output_t`` or ``energy_tce``): ``facts`` takes its scope's rows
-    from here instead of parsing the same text again."""
+    """Register columns converted to a type once for all rows, shared by every rulebook
+    (several read ``output_t`` or ``energy_tce``): each scope then takes its rows by position
+    instead of parsing the same text again or copying the register."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
         self.rows = rows
-        self._cache: dict[tuple[str, str], tuple[pd.Series, pd.Series, pd.Series]] = {}
+        self._text: dict[str, pd.Series] = {}
+        self._ids: Any = None
+        self._stripped: dict[str, pa.Array] = {}
+        self._cache: dict[tuple[str, str], tuple[Any, np.ndarray]] = {}
 
-    def get(self, name: str, kind: str, scoped: pd.DataFrame) -> tuple[pd.Series, pd.Series,
-                                                                     pd.Series]:
-        """``(text, values, bad)`` of column ``name`` for the ``scoped`` rows (a subset)."""
+    def positions(self, rows: pd.DataFrame) -> np.ndarray:
+        """Row positions of ``rows`` (a subset of the register rows) in the register."""
+        if rows.index.equals(self.rows.index):
+            return np.arange(len(rows))
+        return self.rows.index.get_indexer(rows.index)
+
+    def in_scope(self, rulebook: Any) -> np.ndarray:
+        """:func:`in_scope` of every row, from stripped text kept for the next rulebook."""
+        scoped = self._starts_with("industry_code", rulebook.scope.industry)
+        if rulebook.scope.districts is not None:
+            scoped &= self._starts_with("district", rulebook.scope.districts)
+        return scoped
+
+    def _starts_with(self, name: str, prefixes: list[str]) -> np.ndarray:
+        if name not in self._stripped:
+            self._stripped[name] = pc.utf8_trim_whitespace(_arrow_text(self.rows[name]))
+        text = self._stripped[name]
+        found = np.zeros(len(text), dtype=bool)
+        for prefix in prefixes:
+            found |= pc.fill_null(pc.starts_with(text, prefix), False).to_numpy(
+                zero_copy_only=False)
+        return found
+
+    def ids(self) -> Any:
+        """``enterprise_id`` as a ``string`` array, unstripped: the facts index."""
+        if self._ids is None:
+            self._ids = self.rows["enterprise_id"].astype("string").array
+        return self._ids
+
+    def text(self, name: str) -> pd.Series:
+        """Column ``name`` as stripped text, empty cells missing."""
+        if name not in self._text:
+            self._text[name] = _text(self.rows[name])
+        return self._text[name]
+
+    def get(self, name: str, kind: str) -> tuple[Any, np.ndarray]:
+        """``(values, bad)`` of column ``name`` for every row: a pandas array of ``kind`` and
+        the cells holding text that is not of that kind."""
         if (name, kind) not in self._cache:
-            text = _text(self.rows[name])
-            if kind == "number":
-                values, bad = _numbers(text)
-            elif kind == "boolean":
-                values, bad = _booleans(text)
+            plain = _plain_numbers(self.rows[name]) if kind == "number" else None
+            if plain is not None:
+                self._cache[(name, kind)] = (plain, np.zeros(len(plain), dtype=bool))
             else:
-                values, bad = text, pd.Series(False, index=text.index)
-            self._cache[(name, kind)] = (text, values, bad)
-        text, values, bad = self._cache[(name, kind)]
-        if scoped.index.equals(self.rows.index):  # a scope of every row: nothing to take
-            return text, values, bad
-        at = self.rows.index.get_indexer(scoped.index)
-        return (text.iloc[at].reset_index(drop=True), values.iloc[at].reset_index(drop=True),
-                bad.iloc[at].reset_index(drop=True))
+                text = self.text(name)
+                values, bad = (_numbers(text) if kind == "number" else _booleans(text)
+                               if kind == "boolean" else (text, pd.Series(False, text.index)))
+                self._cache[(name, kind)] = (values.array, bad.to_numpy(dtype=bool))
+        return self._cache[(name, kind)]
 
 
 def facts(compiled: Any, rows: pd.DataFrame, *, source: str,
@@ -70,33 +98,50 @@ def facts(compiled: Any, rows: pd.DataFrame, *, source: str,
     evaluation order; index = ``enterprise_id``. Raises ``ErrorList`` of ``InputError``.
 
     ``typed``, when given, holds the converted columns of a superset of ``rows``."""
-    rulebook = compiled.rulebook
     typed = typed if typed is not None else TypedColumns(rows)
-    lines = rows["line"] if "line" in rows else pd.Series(np.arange(len(rows)) + 2,
-                                                          index=rows.index)
+    return scope_facts(compiled, typed, typed.positions(rows), source=source,
+                       lines=rows["line"].to_numpy() if "line" in rows else None)
+
+
+def scope_facts(compiled: Any, typed: TypedColumns, at: np.ndarray, *, source: str,
+                lines: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`facts` of the register rows at positions ``at`` of ``typed.rows``.
+
+    ``lines`` (CSV lines of those rows) defaults to the register's ``line`` column, else to
+    the row's place in the scope."""
+    rulebook = compiled.rulebook
+    register = typed.rows
+    every_row = len(at) == len(register) and bool((at == np.arange(len(at))).all())
+    if lines is None:
+        lines = (register["line"].to_numpy()[at] if "line" in register
+                 else np.arange(len(at)) + 2)
     errors: list[DiffpriceError] = []
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, Any] = {}
     for name in SCOPE_COLUMNS:
-        columns[name] = typed.get(name, "string", rows)[1]
+        columns[name] = typed.get(name, "string")[0]
     for name, spec in rulebook.fields.items():
         if name in SCOPE_COLUMNS:
             continue
-        if name not in rows.columns:
+        if name not in register.columns:
             errors.append(InputError(source, None, name,
                                      f"rulebook '{rulebook.id}' reads '{name}', which the "
                                      f"register does not have"))
             continue
-        text, columns[name], bad = typed.get(name, spec.type, rows)
+        columns[name], bad = typed.get(name, spec.type)
         expected = {"number": "a number",
                     "boolean": "true/false, yes/no, 1/0 or 是/否"}.get(spec.type, "")
-        errors += [InputError(source, int(lines.iloc[i]), name,
-                              f"expected {expected}, found '{text.iloc[i]}'")
-                   for i in np.flatnonzero(bad.to_numpy(dtype=bool))]
+        scoped_bad = np.flatnonzero(bad if every_row else bad[at])
+        if len(scoped_bad):
+            text = typed.text(name)
+            errors += [InputError(source, int(lines[i]), name,
+                                  f"expected {expected}, found '{text.iloc[int(at[i])]}'")
+                       for i in scoped_bad]
     raise_if_any(errors)
 
-    frame = pd.DataFrame({name: column.array for name, column in columns.items()},
-                         index=pd.Index(rows["enterprise_id"].astype("string").array,
-                                        name="enterprise_id"))
+    ids = typed.ids()
+    frame = pd.DataFrame(
+        {name: column if every_row else column.take(at) for name, column in columns.items()},
+        index=pd.Index(ids if every_row else ids.take(at), name="enterprise_id"))
     for name, node, _type in compiled.metrics:
         value = vectorized.evaluate(node, frame, compiled.tables)
         frame[name] = value.astype(_dtype(_type)).array
@@ -117,6 +162,54 @@ def _text(column: pd.Series) -> pd.Series:
 def _arrow_text(column: pd.Series) -> pa.Array:
     array = pa.array(column.astype("string"), type=pa.string(), from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _plain_numbers(column: pd.Series) -> pd.arrays.FloatingArray | None:
+    """``Float64`` values when every non-empty cell is a plain decimal, else ``None``.
+
+    The register's usual form (``-12.5``, at most 17 characters) is recognised on the raw
+    bytes and by Arrow's cast itself — no trimming or regular expression, as such text has
+    no spaces — and cast exactly as :func:`_numbers` would; anything else takes the general
+    path, which also finds the cells to report.
+    """
+    array = pa.array(column.astype("string"), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if len(array) == 0 or not (pa.types.is_string(array.type)
+                               or pa.types.is_large_string(array.type)):
+        return None
+    validity, offsets_buffer, data_buffer = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[
+        array.offset:array.offset + len(array) + 1]
+    length = np.diff(offsets)
+    filled = length > 0
+    if validity is not None:
+        filled &= array.is_valid().to_numpy(zero_copy_only=False)
+        if (length[~filled] != 0).any():  # a null cell that holds bytes: not the usual form
+            return None
+    if (length > 17).any():
+        return None
+    if data_buffer is None:
+        data_buffer = pa.py_buffer(b"")
+    body = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if not (((body - np.uint8(ord("0"))) <= 9) | (body == ord("-")) | (body == ord("."))).all():
+        return None
+    missing = ~filled
+    present = pa.py_buffer(np.packbits(filled, bitorder="little"))
+    cells = pa.Array.from_buffers(array.type, len(array),
+                                  [present, pa.py_buffer(offsets), data_buffer])
+    try:  # Arrow refuses a misplaced "-", a lone "-" and a second "."
+        floats = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return None
+    start = offsets[:-1][filled] - offsets[0]
+    lead, last = body[start], body[offsets[1:][filled] - 1 - offsets[0]]
+    after_lead = body[np.minimum(start + 1, len(body) - 1)]  # a lone "-" was refused above
+    if ((lead == ord(".")) | (last == ord("."))
+            | ((lead == ord("-")) & (after_lead == ord(".")))).any():
+        return None  # but reads ".5", "-.5" and "5.", which are not plain
+    return pd.arrays.FloatingArray(np.where(missing, 0.0, floats), missing)
 
 
 def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:

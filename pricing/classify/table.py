@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
-from pricing.classify.policy import decide
+from pricing.classify.policy import Verdicts, verdicts
 from pricing.errors import DiffpriceError, ErrorList, InputError, raise_if_any
 
 TABLE_COLUMNS = ["enterprise_id", "year", "district", "industry_code", "rulebook", "class",
@@ -41,20 +41,24 @@ class Classification:
 def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
              engine: Literal["vectorized", "rete"] = "vectorized",
              source: str) -> Classification:
-    """Classify the register rows of ``year`` under every rulebook, in its scope."""
-    rows = register[register["year"] == year]
+    """Classify the register rows of ``year`` under every rulebook, in its scope.
+
+    Each register column is converted once for all rulebooks and each scope is a list of row
+    positions, so nothing is copied per rulebook; the table is assembled once at the end."""
+    of_year = np.asarray((register["year"] == year).fillna(False), dtype=bool)
+    rows = register if of_year.all() else register[of_year]
     rete = None
     if engine == "rete":
         from pricing.classify.rete_engine import ReteEngine
         rete = ReteEngine()
-    parts: list[pa.Table] = []
+    parts: list[_Part] = []
     result = Classification(table=pd.DataFrame(columns=TABLE_COLUMNS, dtype="string"))
     errors: list[DiffpriceError] = []
     typed = metrics.TypedColumns(rows)
-    for book in compiled:
-        scoped = rows[metrics.in_scope(book.rulebook, rows)]
+    for number, book in enumerate(compiled):
+        at = np.flatnonzero(typed.in_scope(book.rulebook))
         try:
-            facts = metrics.facts(book, scoped, source=source, typed=typed)
+            facts = metrics.scope_facts(book, typed, at, source=source)
         except ErrorList as error:
             errors += error.errors
             continue
@@ -63,29 +67,55 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
             continue
         outcomes = (rete.rule_outcomes(book, facts) if rete is not None
                     else vectorized_engine.rule_outcomes(book, facts))
-        decision = decide(book, outcomes)
-        rows_in_scope = len(facts)
-        parts.append(pa.table({
-            "enterprise_id": _arrow_text(facts.index),
-            "year": pa.array([str(year)] * rows_in_scope, type=pa.string()),
-            "district": _arrow_text(scoped["district"]),
-            "industry_code": _arrow_text(scoped["industry_code"]),
-            "rulebook": pa.array([book.rulebook.id] * rows_in_scope, type=pa.string()),
-            "class": _arrow_text(decision["class"]),
-            "rule_id": _arrow_text(decision["rule_id"]),
-            "decided_by": _arrow_text(decision["decided_by"]),
-            "evidence": _arrow_text(evidence(book, facts, decision)),
-        }))
+        found = verdicts(book, outcomes)
+        parts.append(_Part(at, number, found, evidence(book, facts, found.rule)))
         result.facts[book.rulebook.id] = facts
         result.outcomes[book.rulebook.id] = outcomes
     raise_if_any(errors)
     if parts:
-        table = pa.concat_tables(parts)
-        order = pc.sort_indices(table, sort_keys=[("enterprise_id", "ascending"),
-                                                  ("rulebook", "ascending")])
-        result.table = table.take(order).to_pandas(
-            types_mapper={pa.string(): pd.StringDtype()}.get)
+        result.table = _table(parts, rows, year, [book.rulebook.id for book in compiled])
     return result
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One rulebook's rows: register positions, rulebook number, verdicts and evidence."""
+
+    at: np.ndarray
+    book: int
+    verdicts: Verdicts
+    evidence: pa.Array
+
+
+def _table(parts: list[_Part], rows: pd.DataFrame, year: int,
+           book_ids: list[str]) -> pd.DataFrame:
+    """The classification table sorted by enterprise_id, then rulebook: the order comes from
+    one sort of the year's ids (ranks) and of the rulebook ids, not a sort of 2 text keys."""
+    at = np.concatenate([part.at for part in parts])
+    book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
+                           for part in parts])
+    ids = _arrow_text(rows["enterprise_id"])
+    book_rank = _dense_rank(pa.array(book_ids, type=pa.string()))
+    order = np.lexsort((book_rank[book], _dense_rank(ids)[at]))
+    where = pa.array(at[order])
+    table = pa.table({
+        "enterprise_id": ids.take(where),
+        "year": pa.repeat(pa.scalar(str(year), pa.string()), len(order)),
+        "district": _arrow_text(rows["district"]).take(where),
+        "industry_code": _arrow_text(rows["industry_code"]).take(where),
+        "rulebook": pa.array(book_ids, type=pa.string()).take(pa.array(book[order])),
+        **{column: pa.concat_arrays([getattr(part.verdicts, attribute).to_arrow()
+                                     for part in parts]).take(pa.array(order))
+           for column, attribute in (("class", "class_"), ("rule_id", "rule_id"),
+                                     ("decided_by", "decided_by"))},
+        "evidence": pa.concat_arrays([part.evidence for part in parts]).take(pa.array(order)),
+    })
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+
+
+def _dense_rank(text: pa.Array) -> np.ndarray:
+    """Rank of each text in Arrow's sort order (missing last, all equal), ties sharing one."""
+    return pc.rank(text, tiebreaker="dense").to_numpy()
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
@@ -94,58 +124,73 @@ def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def evidence(compiled: Any, facts: pd.DataFrame, decision: pd.DataFrame) -> pd.Series:
-    """Compact JSON of the names read by the deciding rule, or by all rules otherwise.
+def evidence(compiled: Any, facts: pd.DataFrame, rule: np.ndarray) -> pa.Array:
+    """Compact JSON of the names read by the deciding rule (``rule``: its position in
+    ``compiled.rules``, −1 when no single rule decided), or by all rules otherwise.
 
-    Built column-wise with Arrow string kernels: each name's ``"name":value`` fragment once,
-    then one join per distinct name list (one per rule that decided somewhere, plus "all").
+    Rows are grouped by the name list they show; each group is one Arrow join over only its
+    rows, and each name's text is formatted once for the rows that show it.
     """
+    if len(rule) == 0:
+        return pa.array([], type=pa.string())
     every = list(dict.fromkeys(n for names in compiled.reads.values() for n in names))
-    fragments = {name: _fragment(name, facts[name], compiled.types.get(name)) for name in every}
-    result = _joined(fragments, every, len(facts))
-    by_rule = (decision["decided_by"] == "rule").to_numpy(dtype=bool)
-    rule_ids = decision["rule_id"].to_numpy(dtype=object)
-    for rule, _node in compiled.rules:
-        chosen = by_rule & (rule_ids == rule.id)
-        if chosen.any():
-            names = list(compiled.reads[rule.id])
-            result = pc.if_else(pa.array(chosen), _joined(fragments, names, len(facts)), result)
-    return pd.Series(pd.arrays.ArrowStringArray(result), index=facts.index)
+    lists = [list(compiled.reads[r.id]) for r, _node in compiled.rules] + [every]
+    shown = np.where(rule >= 0, rule, len(lists) - 1)
+    order = np.argsort(shown, kind="stable")
+    groups, starts = np.unique(shown[order], return_index=True)
+    bounds = [*starts[1:], len(order)]
+    texts = {name: _Texts(facts[name], compiled.types.get(name)) for name in every}
+    pieces = [_joined(texts, lists[group], order[start:stop])
+              for group, start, stop in zip(groups, starts, bounds, strict=True)]
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order))
+    return pa.concat_arrays(pieces).take(pa.array(back))
 
 
-def _joined(fragments: dict[str, pa.Array], names: list[str], rows: int) -> pa.Array:
+def _joined(texts: dict[str, _Texts], names: list[str], at: np.ndarray) -> pa.Array:
+    """``{"a":1,"b":"x"}`` for the rows at ``at``: one join of key literals and value texts."""
     if not names:
-        return pa.array(["{}"] * rows, type=pa.string())
-    return pc.binary_join_element_wise("{", pc.binary_join_element_wise(
-        *(fragments[name] for name in names), ","), "}", "")
+        return pa.repeat(pa.scalar("{}", pa.string()), len(at))
+    parts: list[Any] = ["{"]
+    for number, name in enumerate(names):
+        parts += ["," if number else "", json.dumps(name, ensure_ascii=False) + ":",
+                  texts[name].at(at)]
+    parts += ["}", ""]
+    return pc.binary_join_element_wise(*parts)
 
 
-def _fragment(name: str, column: pd.Series, kind: str | None) -> pa.Array:
-    """``"name":value`` for every row, as Arrow text."""
-    key = json.dumps(name, ensure_ascii=False) + ":"
-    if kind == "number":
-        text = _number_text(column.astype("Float64"))
-    elif kind == "boolean":
-        truth = column.astype("boolean")
-        words = np.where(truth.fillna(False).to_numpy(dtype=bool), "true", "false")
-        text = pa.array(np.where(truth.isna().to_numpy(), "null", words), type=pa.string())
-    else:
-        values = column.astype("string")
-        codes, uniques = pd.factorize(values)
-        quoted = pa.array([json.dumps(u, ensure_ascii=False) for u in uniques] + ["null"],
-                          type=pa.string())
-        text = pc.take(quoted, pa.array(np.where(codes < 0, len(uniques), codes)))
-    return pc.binary_join_element_wise(key, text, "")
+class _Texts:
+    """A facts column ready to be shown as JSON values for any subset of rows."""
+
+    def __init__(self, column: pd.Series, kind: str | None) -> None:
+        self.kind = kind
+        if kind == "number":
+            self.floats = column.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        elif kind == "boolean":
+            truth = column.astype("boolean")
+            self.codes = np.where(truth.isna().to_numpy(), 2,
+                                  truth.fillna(False).to_numpy(dtype=bool).astype(np.int64))
+            self.words = pa.array(["false", "true", "null"], type=pa.string())
+        else:
+            codes, uniques = pd.factorize(column.astype("string"))
+            self.words = pa.array([json.dumps(u, ensure_ascii=False) for u in uniques]
+                                  + ["null"], type=pa.string())
+            self.codes = np.where(codes < 0, len(uniques), codes)
+
+    def at(self, rows: np.ndarray) -> pa.Array:
+        if self.kind == "number":
+            return _number_text(self.floats[rows])
+        return self.words.take(pa.array(self.codes[rows]))
 
 
 def format_numbers(values: pd.Series) -> np.ndarray:
     """Plain decimals, at most 6 decimals, no exponent, no trailing zeros; missing = null."""
-    return _number_text(values).to_numpy(zero_copy_only=False).astype(object)
-
-
-def _number_text(values: pd.Series) -> pa.Array:
-    """:func:`format_numbers` as Arrow text."""
     floats = values.to_numpy(dtype="float64", na_value=np.nan)
+    return _number_text(floats).to_numpy(zero_copy_only=False).astype(object)
+
+
+def _number_text(floats: np.ndarray) -> pa.Array:
+    """:func:`format_numbers` of float64 values (NaN = missing) as Arrow text."""
     missing = np.isnan(floats)
     scaled = np.round(np.where(missing, 0.0, floats) * 10**EVIDENCE_DECIMALS)
     fits = np.abs(scaled) < 2**62
@@ -153,8 +198,8 @@ def _number_text(values: pd.Series) -> pa.Array:
     whole, frac = np.divmod(np.abs(micro), 10**EVIDENCE_DECIMALS)
     frac_text = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(frac), pa.string()),
                                            EVIDENCE_DECIMALS, "0"), "0")
-    point = pc.if_else(pc.equal(frac_text, ""), "", ".")
-    sign = pa.array(np.where(micro < 0, "-", ""), type=pa.string())
+    point = pc.if_else(pa.array(frac != 0), ".", "")
+    sign = pc.if_else(pa.array(micro < 0), "-", "")
     text = pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), point,
                                        frac_text, "")
     huge = np.flatnonzero(~fits & ~missing)

@@ -183,22 +183,28 @@ class _Evaluator:
 def _rank_pct(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """``100 × rank(method="max") / count`` within each group (code −1 or a missing value → NaN).
 
-    Each value becomes its level among the distinct values; ``group × width + level`` then
-    sorts by group, then value, so one ``searchsorted`` counts the values ≤ x in x's group.
+    One sort by group, then value (a value sort made stable by group); in that order each run
+    of equal values ends at the count of values ≤ it, less the rows of earlier groups.
     """
     result = np.full(values.shape, np.nan)
     known = ~np.isnan(values) & (groups >= 0)
     if not known.any():
         return result
-    distinct, level = np.unique(values[known], return_inverse=True)
-    width = len(distinct) + 1
-    group = groups[known]
-    key = group * width + level
-    ordered = np.sort(key)
-    at_or_below = np.searchsorted(ordered, key, side="right") - np.searchsorted(
-        ordered, group * width, side="left"
-    )
-    result[known] = 100.0 * at_or_below / np.bincount(group)[group]
+    value, group = values[known], groups[known]
+    by_value = np.argsort(value)
+    order = by_value[np.argsort(group[by_value], kind="stable")]
+    sorted_value, sorted_group = value[order], group[order]
+    run_ends = np.empty(len(order), dtype=bool)
+    run_ends[-1] = True
+    run_ends[:-1] = ((sorted_group[1:] != sorted_group[:-1])
+                     | (sorted_value[1:] != sorted_value[:-1]))
+    run = np.cumsum(run_ends) - run_ends
+    counts = np.bincount(sorted_group)
+    earlier = np.cumsum(counts) - counts
+    at_or_below = np.flatnonzero(run_ends)[run] + 1 - earlier[sorted_group]
+    ranked = np.empty(len(order))
+    ranked[order] = 100.0 * at_or_below / counts[sorted_group]
+    result[known] = ranked
     return result
 
 
