@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -206,7 +206,7 @@ def _number_text(floats: np.ndarray) -> pa.Array:
     if len(huge):  # beyond ±4.6e12: exact Decimal text
         exact = text.to_numpy(zero_copy_only=False).astype(object)
         for i in huge:
-            exact[i] = format(Decimal(repr(float(floats[i]))).quantize(Decimal(1)), "f")
+            exact[i] = format(Decimal(repr(float(floats[i]))).to_integral_value(ROUND_HALF_UP), "f")
         text = pa.array(exact, type=pa.string())
     return pc.if_else(pa.array(missing), "null", text)
 

@@ -27,3 +27,12 @@ def test_engines_agree_on_tiny_and_huge_metric_values() -> None:
     reference = ReteEngine().rule_outcomes(compiled, facts)
     pd.testing.assert_frame_equal(fast, reference)
     assert fast["TINY"].tolist() == [True, False, False, pd.NA, True]
+
+
+def test_evidence_numbers_of_any_size_are_plain_text() -> None:
+    from pricing.classify.table import format_numbers
+
+    values = pd.Series([1e300, -2.5e13, 0.1234567, None], dtype="Float64")
+    text = list(format_numbers(values))
+    assert text[0] == "1" + "0" * 300
+    assert text[1:] == ["-25000000000000", "0.123457", "null"]
