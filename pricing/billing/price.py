@@ -233,8 +233,11 @@ def _attach_class(view: _Lines, on_utility: np.ndarray, classification: pd.DataF
     rule_text = pc.fill_null(pc.take(verdicts.rule_id, pa.array(at[blocked])), "")
     fault = pd.DataFrame({
         "row": row[blocked], "order": item.order, "reason_code": decided_by,
-        "detail": (f"rulebook {rulebook}: enterprise is " + decided_by.astype(object) + " ("
-                   + rule_text.to_numpy(zero_copy_only=False).astype(object) + ")")})
+        "detail": np.where(
+            decided_by.astype(object) == "conflict",
+            f"rulebook {rulebook}: rules " + rule_text.to_numpy(zero_copy_only=False)
+            .astype(object) + " all hold under hit policy unique",
+            f"rulebook {rulebook}: data missing and on_missing is unclassified")})
     return _Base(row[~blocked], rulebook, verdicts, at[~blocked]), fault
 
 
