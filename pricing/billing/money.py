@@ -125,7 +125,7 @@ def _parse_general(stripped: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
     values = pc.cast(digits, pa.int64())
 
     why = pc.if_else(
-        pc.invert(well_formed), "expected a non-negative decimal number",
+        pc.invert(well_formed), "not a plain decimal number",
         pc.if_else(too_precise, f"more than {scale} decimal places", "too large"))
     why = pc.if_else(pc.or_(good, empty), pa.scalar(None, pa.string()), why)
     ok = pc.or_(good, empty)

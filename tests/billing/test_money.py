@@ -40,7 +40,7 @@ def test_parse_scaled_golden() -> None:
     assert ok.tolist() == [True, True, False, True, False, False, True, True, False, False,
                            True, False]
     assert why[12] == "more than 3 decimal places"
-    assert why[14] == why[15] == why[18] == why[19] == "expected a non-negative decimal number"
+    assert why[14] == why[15] == why[18] == why[19] == "not a plain decimal number"
     assert why[21] == "too large"
     assert why[[10, 11, 16, 17]].isna().all()
 
