@@ -38,8 +38,10 @@ def explain_enterprise(*, enterprise: str, period: str | None, register: Path,
         opts = RunOptions(period=period, register=register, billing=billing, catalog=catalog,
                           overrides=overrides, year=year, input_encoding=input_encoding)
         month = compute_month(opts)
+        billed = bool((month.lines["enterprise_id"] == enterprise).any()
+                      or (month.rejects["enterprise_id"] == enterprise).any())
         data = _explanation(enterprise, catalog, month.classification, register,
-                            opts.assessment_year, input_encoding)
+                            opts.assessment_year, input_encoding, billed=billed)
         data["period"] = period
         data["billing"] = _billing(enterprise, month, catalog, period)
     else:
@@ -55,14 +57,13 @@ def explain_enterprise(*, enterprise: str, period: str | None, register: Path,
 
 
 def _explanation(enterprise: str, catalog: Catalog, classification: Classification,
-                 register: Path, year: int, input_encoding: str | None) -> dict[str, Any]:
+                 register: Path, year: int, input_encoding: str | None,
+                 billed: bool = False) -> dict[str, Any]:
     frame = read_register(register, encoding=input_encoding).frame
     rows = frame[(frame["enterprise_id"] == enterprise) & (frame["year"] == year)]
-    if rows.empty:
-        known = frame[frame["enterprise_id"] == enterprise]
-        if known.empty:
-            raise InputError(str(register), None, "enterprise_id",
-                             f"enterprise {enterprise} is not in the register")
+    if rows.empty and not billed and not (frame["enterprise_id"] == enterprise).any():
+        raise InputError(str(register), None, "enterprise_id",
+                         f"enterprise {enterprise} is neither in the register nor billed")
     register_values = {} if rows.empty else {
         k: ("" if pd.isna(v) else str(v)) for k, v in rows.iloc[0].items() if k != "line"}
     table = classification.table

@@ -228,3 +228,17 @@ def test_classify_engines_agree(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         outputs[engine] = out.read_bytes()
     assert outputs["vectorized"] == outputs["rete"]
+
+
+def test_explain_an_unregistered_enterprise_shows_why_it_owes_nothing() -> None:
+    args = ["explain", "--enterprise", "91330212MA2H00012D", "--period", PERIOD,
+            "--register", str(GOLDEN / "register.csv"), "--billing",
+            str(GOLDEN / "billing.csv"), "--rules", str(GOLDEN / "rules"), "--tariffs",
+            str(GOLDEN / "tariffs")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "no row for this assessment year" in result.output
+    assert "account E12" in result.output and "owes nothing" in result.output
+    unknown = CliRunner().invoke(main, [*args[:2], "91330212MA2H0009XX", *args[3:]])
+    assert unknown.exit_code == 1
+    assert "neither in the register nor billed" in unknown.output
