@@ -80,23 +80,7 @@ def test_condition_text_parses_back_to_the_same_tree(text):
 
 # ------------------------------------------------------------------ a tiny city, by hand
 
-RULEBOOK = """\
-rulebook: foundry
-title: Foundry (test)
-source: test
-scope: {industry: [C3391]}
-fields:
-  output_t: {type: number}
-  energy_tce: {type: number}
-metrics:
-  kgce_per_t: energy_tce * 1000 / output_t
-classes: [permitted, restricted, eliminated]
-default: permitted
-on_missing: restricted
-rules:
-  - {id: FD-E, class: eliminated, when: kgce_per_t > 1100}
-  - {id: FD-R, class: restricted, when: 550 < kgce_per_t <= 1100}
-"""
+RULEBOOK = (Path(__file__).parent / "fixtures" / "foundry.yaml").read_text(encoding="utf-8")
 BANDED = """\
 rulebook: banded
 title: Banded (test)
