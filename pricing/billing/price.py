@@ -14,7 +14,6 @@ positions in each rulebook's classification rows, so a million lines are joined 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -386,9 +385,3 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("row", "order") else "object")
                              for c in columns})
     return pd.concat(frames, ignore_index=True)
-
-
-def rate_text(value: Decimal) -> str:
-    """A tariff constant as shown in reports (no exponent, no trailing zeros)."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
