@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pricing.spec.yamlfile import LineDict
 
@@ -32,6 +33,28 @@ def as_text(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
+
+
+def spec_id(kind: str) -> Any:
+    """The id type of a rulebook, tariff, component or proposal: ``[a-z0-9-]+`` (SPEC)."""
+
+    def check(value: str) -> str:
+        if not ID_PATTERN.match(value):
+            raise ValueError(f"{kind} id '{value}' must match [a-z0-9-]+")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+def _codes_as_text(value: Any) -> Any:
+    return [as_text(v) for v in value] if isinstance(value, list) else value
+
+
+Codes = Annotated[list[str], BeforeValidator(_codes_as_text)]
+"""Division or industry codes, text even when written unquoted."""
 
 
 class Period(SpecModel):

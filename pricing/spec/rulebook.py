@@ -8,23 +8,17 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pricing.spec.base import Period, SpecModel, as_text
+from pricing.spec.base import Codes, Period, SpecModel, spec_id
 from pricing.spec.yamlfile import LineDict
 
-ID_PATTERN = re.compile(r"^[a-z0-9-]+$")
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 UNCLASSIFIED = "unclassified"
 DECIDED_BY = ("rule", "default", "missing", "override", "unclassified", "conflict")
 
 
 class Scope(SpecModel):
-    industry: list[str]
-    districts: list[str] | None = None
-
-    @field_validator("industry", "districts", mode="before")
-    @classmethod
-    def _codes_are_text(cls, value: Any) -> Any:
-        return [as_text(v) for v in value] if isinstance(value, list) else value
+    industry: Codes
+    districts: Codes | None = None
 
 
 class FieldSpec(SpecModel):
@@ -95,7 +89,7 @@ class Example(SpecModel):
 
 
 class Rulebook(SpecModel):
-    id: str = Field(alias="rulebook")
+    id: spec_id("rulebook") = Field(alias="rulebook")  # type: ignore[valid-type]
     title: str
     source: str
     effective: Period | None = None
@@ -111,13 +105,6 @@ class Rulebook(SpecModel):
     bands: Bands | None = None
     examples: list[Example] = Field(default_factory=list)
     path: str = Field("", alias="__path__", exclude=True)
-
-    @field_validator("id")
-    @classmethod
-    def _id_pattern(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
-            raise ValueError(f"rulebook id '{value}' must match [a-z0-9-]+")
-        return value
 
     @field_validator("metrics", mode="before")
     @classmethod

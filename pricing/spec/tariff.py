@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pricing.spec.base import Period, SpecModel
-from pricing.spec.rulebook import ID_PATTERN
+from pricing.spec.base import Period, SpecModel, spec_id
 
 Utility = Literal["electricity", "water"]
 UNITS = {"electricity": "kWh", "water": "m3"}
@@ -22,7 +21,7 @@ def max_places(value: Decimal | None, places: int, what: str) -> Decimal | None:
 
 
 class ComponentBase(SpecModel):
-    id: str
+    id: spec_id("component")  # type: ignore[valid-type]
     title: str | None = None
     utility: Utility
     rulebook: str | None = None
@@ -30,13 +29,6 @@ class ComponentBase(SpecModel):
     basis: Literal["total", "production"] = "total"
     effective: Period | None = None
     group: str | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _id_pattern(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
-            raise ValueError(f"component id '{value}' must match [a-z0-9-]+")
-        return value
 
 
 class Flat(ComponentBase):
@@ -127,17 +119,10 @@ class Limits(SpecModel):
 
 
 class Tariff(SpecModel):
-    id: str = Field(alias="tariff")
+    id: spec_id("tariff") = Field(alias="tariff")  # type: ignore[valid-type]
     title: str
     source: str
     currency: Literal["CNY"] = "CNY"
     limits: Limits | None = None
     components: list[Component]
     path: str = Field("", alias="__path__", exclude=True)
-
-    @field_validator("id")
-    @classmethod
-    def _id_pattern(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
-            raise ValueError(f"tariff id '{value}' must match [a-z0-9-]+")
-        return value
