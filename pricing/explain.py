@@ -40,8 +40,8 @@ def explain_enterprise(*, enterprise: str, period: str | None, register: Path,
         month = compute_month(opts)
         billed = bool((month.lines["enterprise_id"] == enterprise).any()
                       or (month.rejects["enterprise_id"] == enterprise).any())
-        data = _explanation(enterprise, catalog, month.classification, register,
-                            opts.assessment_year, input_encoding, billed=billed)
+        data = _explanation(enterprise, catalog, month.classification, month.register,
+                            str(register), opts.assessment_year, billed=billed)
         data["period"] = period
         data["billing"] = _billing(enterprise, month, catalog, period)
     else:
@@ -49,20 +49,19 @@ def explain_enterprise(*, enterprise: str, period: str | None, register: Path,
         reg = read_register(register, encoding=input_encoding)
         classification = classify([catalog.compiled[k] for k in sorted(catalog.compiled)],
                                   reg.frame, assessment, source=str(register))
-        data = _explanation(enterprise, catalog, classification, register, assessment,
-                            input_encoding)
+        data = _explanation(enterprise, catalog, classification, reg.frame, str(register),
+                            assessment)
     if as_json:
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False)
     return _text(data)
 
 
 def _explanation(enterprise: str, catalog: Catalog, classification: Classification,
-                 register: Path, year: int, input_encoding: str | None,
+                 frame: pd.DataFrame, source: str, year: int,
                  billed: bool = False) -> dict[str, Any]:
-    frame = read_register(register, encoding=input_encoding).frame
     rows = frame[(frame["enterprise_id"] == enterprise) & (frame["year"] == year)]
     if rows.empty and not billed and not (frame["enterprise_id"] == enterprise).any():
-        raise InputError(str(register), None, "enterprise_id",
+        raise InputError(source, None, "enterprise_id",
                          f"enterprise {enterprise} is neither in the register nor billed")
     register_values = {} if rows.empty else {
         k: ("" if pd.isna(v) else str(v)) for k, v in rows.iloc[0].items() if k != "line"}

@@ -74,6 +74,7 @@ class MonthResult:
     billing_rows: int
     inputs: list[dict] = field(default_factory=list)
     enterprises: pd.DataFrame | None = None  # district, industry_code by enterprise_id
+    register: pd.DataFrame | None = None  # the register as read, every year
 
 
 def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
@@ -130,7 +131,7 @@ def _compute_month(opts: RunOptions, catalog: Catalog,
     enterprises = (year_rows.drop_duplicates("enterprise_id").set_index("enterprise_id")
                    [["district", "industry_code"]])
     return MonthResult(classification, lines, priced, rejects, billing_rows, inputs,
-                       enterprises)
+                       enterprises, register.frame)
 
 
 def run_month(opts: RunOptions, out: Path) -> dict:
