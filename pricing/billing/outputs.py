@@ -110,6 +110,45 @@ def _encode(text_utf8: bytes, encoding: str) -> bytes:
     return text_utf8
 
 
+class CsvWriter:
+    """SPEC CSV written frame by frame, hashed as it goes: the header first, then rows.
+
+    ``write_csv`` writes one frame; a streamed run writes its rows chunk by chunk and gets
+    the same bytes, because a row's text never depends on the rows around it.
+    """
+
+    def __init__(self, path: Path, columns: list[str], encoding: str = "utf-8-sig") -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"encoding {encoding!r}: expected one of {', '.join(ENCODINGS)}")
+        self.columns = [str(name) for name in columns]
+        self.encoding = encoding
+        self.rows = 0
+        self._digest = hashlib.sha256()
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        if encoding == "utf-8-sig":
+            self._emit(b"\xef\xbb\xbf")
+        header = pd.DataFrame([self.columns], dtype="string")
+        self._emit(_encode(_csv_lines([_text_array(header[c], str(c)) for c in header]),
+                           encoding))
+
+    def _emit(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._digest.update(chunk)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append the rows of ``frame`` (its columns in the writer's order)."""
+        for start in range(0, len(frame), _CHUNK_ROWS):
+            part = frame.iloc[start : start + _CHUNK_ROWS]
+            columns = [_text_array(part[name], name) for name in self.columns]
+            self._emit(_encode(_csv_lines(columns), self.encoding))
+        self.rows += len(frame)
+
+    def close(self) -> tuple[str, int]:
+        """Close the file; ``(sha256_hex, data_rows)`` of what was written."""
+        self._handle.close()
+        return self._digest.hexdigest(), self.rows
+
+
 def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> tuple[str, int]:
     """Write ``frame`` as SPEC CSV and return ``(sha256_hex, data_rows)`` of the written bytes.
 
@@ -117,26 +156,12 @@ def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> t
     Rows are built column-wise with Arrow string kernels in chunks, so a million lines take
     seconds, not minutes.
     """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding {encoding!r}: expected one of {', '.join(ENCODINGS)}")
-    digest = hashlib.sha256()
-    header = pd.DataFrame([list(map(str, frame.columns))], dtype="string")
-    with open(path, "wb") as handle:
-
-        def emit(chunk: bytes) -> None:
-            handle.write(chunk)
-            digest.update(chunk)
-
-        if encoding == "utf-8-sig":
-            emit(b"\xef\xbb\xbf")
-        emit(_encode(_csv_lines([_text_array(header[c], str(c)) for c in header]), encoding))
-        for start in range(0, len(frame), _CHUNK_ROWS):
-            part = frame.iloc[start : start + _CHUNK_ROWS]
-            columns = [
-                _text_array(part.iloc[:, i], str(name)) for i, name in enumerate(frame.columns)
-            ]
-            emit(_encode(_csv_lines(columns), encoding))
-    return digest.hexdigest(), len(frame)
+    writer = CsvWriter(path, list(map(str, frame.columns)), encoding)
+    try:
+        writer.write(frame.set_axis(writer.columns, axis=1))
+    finally:
+        result = writer.close()
+    return result
 
 
 def sha256_file(path: Path) -> str:
