@@ -163,35 +163,58 @@ def read_csv_table(path: Path, *, encoding: str | None = None,
         raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
     body = to_utf8(data, source, encoding)
     quick = _one_line_each(body)
-    lines = None if quick else _record_lines(body)
-    if lines is not None and len(lines) == 0:
+    if not quick and len(_record_lines(body)) == 0:
         raise InputError(source, None, None, "empty file, expected a header row")
-    header = next(csv.reader(io.StringIO(body[: 1 << 16].decode("utf-8", "ignore"))), [])
+    header = parse_header(body[: 1 << 16], source)
+    table, row_lines = parse_records(body, header, source, first_line=1, has_header=True,
+                                     quick=quick)
+    return CsvTable(source, header, table, row_lines, hashlib.sha256(data).hexdigest())
+
+
+def parse_header(text: bytes, source: str) -> list[str]:
+    """The header row's names, trimmed; InputError when a name appears twice."""
+    header = next(csv.reader(io.StringIO(text.decode("utf-8", "ignore"))), [])
     header = [name.strip() for name in header]
     if len(set(header)) != len(header):
         twice = sorted({name for name in header if header.count(name) > 1})
         raise InputError(source, 1, None, f"duplicate column names {twice}")
+    return header
+
+
+def parse_records(body: bytes, header: list[str], source: str, *, first_line: int,
+                  has_header: bool, quick: bool | None = None,
+                  columns: list[str] | None = None) -> tuple[pa.Table, np.ndarray]:
+    """Arrow text columns of the records in ``body`` and the physical line of each.
+
+    ``body`` is UTF-8 and holds whole records: a file (``has_header``) or a piece of one
+    that starts on line ``first_line``. ``columns`` reads only those (a streamed run's key
+    pass). InputError when Arrow cannot parse it.
+    """
+    quick = _one_line_each(body) if quick is None else quick
     try:
         table = pacsv.read_csv(
             pa.py_buffer(body),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=int(has_header),
                                            use_threads=True, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
+                include_columns=columns,
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as error:
-        raise InputError(source, None, None, f"not a valid CSV file: {error}") from None
-    if quick and table.num_rows + 1 == _physical_records(body):
-        lines = np.arange(1, table.num_rows + 2, dtype=np.int64)
-    elif lines is None:
+        where = "" if has_header else f" (in the records from line {first_line})"
+        raise InputError(source, None, None, f"not a valid CSV file{where}: {error}") from None
+    records = table.num_rows + int(has_header)
+    if quick and records == _physical_records(body):
+        lines = np.arange(1, records + 1, dtype=np.int64)
+    else:
         lines = _record_lines(body)
-    if len(lines) - 1 == table.num_rows:
-        row_lines = lines[1:]
+    if len(lines) == records:
+        row_lines = lines[int(has_header):]
     else:  # records pyarrow counts differently (lone CR newlines): fall back to row order
-        row_lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
-    return CsvTable(source, header, table, row_lines, hashlib.sha256(data).hexdigest())
+        row_lines = np.arange(1 + int(has_header), records + 1, dtype=np.int64)
+    return table, row_lines + (first_line - 1)
 
 
 def read_csv_strings(path: Path, *, encoding: str | None = None,
