@@ -70,24 +70,45 @@ class Extract:
 
 def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pa.Table, str]:
     csv_table = read_csv_table(path, encoding=encoding, source=str(path))
-    found = canonical_columns(csv_table, HEADER_ALIASES, COLUMNS)
-    require_columns(csv_table, found, REQUIRED, HEADER_ALIASES)
-    rows = csv_table.table.num_rows
-    if rows == 0:
+    found = extract_columns(csv_table.header, csv_table.source)
+    if csv_table.table.num_rows == 0:
         raise InputError(csv_table.source, None, None, "no data rows, expected billing lines "
                          "after the header")
+    return raw_lines(csv_table.table, csv_table.lines, found, Path(path).name, order), \
+        csv_table.sha256
+
+
+def extract_columns(header: list[str], source: str) -> dict[str, str]:
+    """The extract's columns found in ``header`` (canonical name → header name); InputError
+    when a required one is missing."""
+    named = _Header(source, header)
+    found = canonical_columns(named, HEADER_ALIASES, COLUMNS)
+    require_columns(named, found, REQUIRED, HEADER_ALIASES)
+    return found
+
+
+@dataclass(frozen=True)
+class _Header:
+    source: str
+    header: list[str]
+
+
+def raw_lines(table: pa.Table, lines: np.ndarray, found: dict[str, str], name: str,
+              order: int) -> pa.Table:
+    """The rows as read (``raw_*`` text), with their file name, file order and line."""
+    rows = table.num_rows
     empty = pa.array([""] * rows, type=pa.string()) if len(found) < len(COLUMNS) else None
     columns = {
         # the file name, not the directory: reruns from another folder give the same bytes
-        "source": pc.take(pa.array([Path(path).name], pa.string()),
+        "source": pc.take(pa.array([name], pa.string()),
                           pa.array(np.zeros(rows, dtype=np.int32))),
         "file_order": pa.array(np.full(rows, order, dtype=np.int64)),
-        "line": pa.array(csv_table.lines, type=pa.int64()),
+        "line": pa.array(lines, type=pa.int64()),
     }
-    for name in COLUMNS:
-        columns[f"raw_{name}"] = (csv_table.table[found[name]].combine_chunks()
-                                  if name in found else empty)
-    return pa.table(columns), csv_table.sha256
+    for column in COLUMNS:
+        columns[f"raw_{column}"] = (table[found[column]].combine_chunks()
+                                    if column in found else empty)
+    return pa.table(columns)
 
 
 def _trimmed(text: pa.Array) -> pa.Array:
@@ -210,18 +231,71 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
         table, sha256 = _read_one(Path(path), order, encoding)
         tables.append(table)
         inputs.append((Path(path), sha256, table.num_rows))
-    lines = pa.concat_tables(tables).combine_chunks()
-    raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
-                pa.array([], pa.string()) for name in COLUMNS}
-    text = {name: _trimmed(raw_text[name]) for name in COLUMNS}
+    clean, rejects = check_lines(pa.concat_tables(tables).combine_chunks(), period)
+    return Extract(clean=clean, rejects=rejects, inputs=inputs)
 
+
+@dataclass(frozen=True)
+class Keys:
+    """The key fields of lines, normalized: what duplicate and conflict checks compare."""
+
+    utility: pa.Array  # electricity / water, null when unknown
+    account_id: pa.Array  # trimmed, null when empty
+    month: pa.Array  # YYYY-MM, null when unreadable
+    enterprise_id: pa.Array  # trimmed text
+    enterprise_ok: np.ndarray  # a valid credit code
+    enterprise_codes: np.ndarray  # dictionary codes of enterprise_id, -1 when missing
+
+
+def line_keys(utility: pa.Array, account_id: pa.Array, enterprise_id: pa.Array,
+              period: pa.Array) -> Keys:
+    """Normalize the key fields of raw text columns."""
     names = pa.array(list(UTILITY_VALUES), type=pa.string())
     utility = pc.take(pa.array(list(UTILITY_VALUES.values()), type=pa.string()),
-                      pc.index_in(pc.utf8_lower(text["utility"]), value_set=names))
-    account_id = pc.if_else(pc.equal(text["account_id"], ""), pa.scalar(None, pa.string()),
-                            text["account_id"])
-    enterprise_ok, enterprise_codes = _valid_ids(text["enterprise_id"])
-    month = _normal_period(text["period"])
+                      pc.index_in(pc.utf8_lower(_trimmed(utility)), value_set=names))
+    account = _trimmed(account_id)
+    account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
+    enterprise = _trimmed(enterprise_id)
+    enterprise_ok, enterprise_codes = _valid_ids(enterprise)
+    return Keys(utility, account, _normal_period(_trimmed(period)), enterprise, enterprise_ok,
+                enterprise_codes)
+
+
+@dataclass(frozen=True)
+class CrossFaults:
+    """Per line, what only the whole run can tell: how many lines share its key
+    ``(utility, account_id, period)`` and how many enterprise ids its account is seen with
+    (0 or 1 when nothing is wrong)."""
+
+    lines_per_key: np.ndarray
+    owners: np.ndarray
+
+    @classmethod
+    def of(cls, keys: Keys) -> CrossFaults:
+        """Computed from these lines alone: right when they are all the run's lines."""
+        account_codes = _key_codes(_codes(keys.utility), _codes(keys.account_id))
+        lines_per_key = _count_per_key(_key_codes(account_codes, _codes(keys.month)))
+        owner_ok = (pc.is_valid(keys.utility).to_numpy(zero_copy_only=False)
+                    & pc.is_valid(keys.account_id).to_numpy(zero_copy_only=False)
+                    & keys.enterprise_ok)
+        owners = _owners_per_account(account_codes, keys.enterprise_codes, owner_ok)
+        return cls(lines_per_key, owners)
+
+
+def check_lines(lines: pa.Table, period: str | None,
+                crossed: CrossFaults | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw lines (:func:`raw_lines`) into clean lines and rejects (module docstring).
+
+    ``crossed`` brings the duplicate and conflict counts of a streamed run, found over all
+    its pieces; without it they are counted among ``lines``.
+    """
+    raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
+                pa.array([], pa.string()) for name in COLUMNS}
+    keys = line_keys(raw_text["utility"], raw_text["account_id"], raw_text["enterprise_id"],
+                     raw_text["period"])
+    text = {name: _trimmed(raw_text[name]) for name, _ in _NUMBERS}
+    utility, account_id, month = keys.utility, keys.account_id, keys.month
+    enterprise_ok = keys.enterprise_ok
     numbers = {name: parse_scaled_arrow(text[name], scale) for name, scale in _NUMBERS}
     quantity, quantity_ok, _ = numbers["quantity"]
     production, production_ok, _ = numbers["production_quantity"]
@@ -272,15 +346,12 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
     fault("production_exceeds_total", exceeds, lambda rows: "column 'production_quantity': "
           + raw("production_quantity")(rows) + " exceeds quantity " + raw("quantity")(rows))
 
-    account_codes = _key_codes(_codes(utility), _codes(account_id))
-    lines_per_key = _count_per_key(_key_codes(account_codes, _codes(month)))
+    crossed = crossed if crossed is not None else CrossFaults.of(keys)
+    lines_per_key, owners = crossed.lines_per_key, crossed.owners
     fault("duplicate_line", lines_per_key > 1, lambda rows: "(utility, account_id, period) = ("
           + key["utility"][rows] + ", " + key["account_id"][rows] + ", " + key["period"][rows]
           + ") occurs on " + num(lines_per_key, rows) + " lines")
 
-    owner_ok = (pc.is_valid(utility).to_numpy(zero_copy_only=False)
-                & pc.is_valid(account_id).to_numpy(zero_copy_only=False) & enterprise_ok)
-    owners = _owners_per_account(account_codes, enterprise_codes, owner_ok)
     fault("account_conflict", owners > 1, lambda rows: "account (" + key["utility"][rows]
           + ", " + key["account_id"][rows] + ") belongs to "
           + num(owners, rows) + " different enterprise ids")
@@ -317,8 +388,8 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
         "source": _string_series(lines["source"].filter(keep)),
         "line": lines["line"].filter(keep).to_numpy(),
         "utility": _string_series(utility.filter(keep)),
-        "account_id": _string_series(text["account_id"].filter(keep)),
-        "enterprise_id": _string_series(text["enterprise_id"].filter(keep)),
+        "account_id": _string_series(account_id.filter(keep)),
+        "enterprise_id": _string_series(keys.enterprise_id.filter(keep)),
         "period": _string_series(month.filter(keep)),
         "quantity_milli": _int_series(quantity.filter(keep), nullable=False),
         "production_milli": _int_series(production_milli.filter(keep), nullable=False),
@@ -327,4 +398,4 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
     })
     for name in COLUMNS:
         clean[f"raw_{name}"] = _string_series(raw_text[name].filter(keep))
-    return Extract(clean=clean, rejects=rejects, inputs=inputs)
+    return clean, rejects
