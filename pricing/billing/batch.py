@@ -250,30 +250,59 @@ def _per_distinct(values: np.ndarray, text: Callable[[np.ndarray], pd.Series]) -
     return _series(pc.take(formatted, at.reshape(-1)))
 
 
-def summary_table(surcharges: pd.DataFrame) -> pd.DataFrame:
-    """SPEC summary.csv: by utility, district, rulebook, class.
+SUMMARY_KEYS = ["utility", "district", "rulebook", "class"]
+PART_COLUMNS = [*SUMMARY_KEYS, "enterprise_id", "accounts", "quantity_milli", "amount_fen"]
 
-    Grouped on integer codes: distinct enterprises and accounts are distinct (group, code)
-    pairs, the quantity counts each billing line once per group, amounts are int64 sums.
+
+def summary_table(surcharges: pd.DataFrame) -> pd.DataFrame:
+    """SPEC summary.csv: by utility, district, rulebook, class."""
+    return summary_from_parts(summary_parts(surcharges))
+
+
+def summary_parts(surcharges: pd.DataFrame) -> pd.DataFrame:
+    """The summary's sums per group and enterprise, for a whole run or one piece of it.
+
+    Grouped on integer codes: accounts are distinct (group, account) pairs, the quantity
+    counts each billing line once per group, amounts are int64 sums. Parts of several pieces
+    add up exactly: in a run an account has one clean line and one enterprise (duplicates and
+    account conflicts are rejected), so no account is counted in two parts.
     """
-    keys = ["utility", "district", "rulebook", "class"]
+    keys = [*SUMMARY_KEYS, "enterprise_id"]
     if surcharges.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+        return pd.DataFrame({name: pd.Series(dtype="string" if name in keys else np.int64)
+                             for name in PART_COLUMNS})
     group = _group_codes(surcharges[keys])
     groups = int(group.max()) + 1
-    summary = _first_of_each(surcharges[keys], group, groups)
-    summary["enterprises"] = _distinct_per_group(group, _codes(surcharges["enterprise_id"]),
-                                                 groups).astype(str)
-    summary["accounts"] = _distinct_per_group(group, _codes(surcharges["account_id"]),
-                                              groups).astype(str)
+    parts = _first_of_each(surcharges[keys], group, groups)
+    parts["accounts"] = _distinct_per_group(group, _codes(surcharges["account_id"]), groups)
     line = surcharges["_row"].to_numpy(dtype=np.int64)
     first_in_group = _first_mask(group * (int(line.max()) + 1) + line)
-    summary["quantity"] = format_trimmed(pd.Series(_sum_per_group(
+    parts["quantity_milli"] = _sum_per_group(
         group[first_in_group], surcharges["_qty"].to_numpy(dtype=np.int64)[first_in_group],
-        groups)), 3).to_numpy()
-    summary["amount"] = format_fixed(pd.Series(_sum_per_group(
-        group, surcharges["_fen"].to_numpy(dtype=np.int64), groups)), 2).to_numpy()
-    summary = summary.sort_values(keys, kind="stable").reset_index(drop=True)
+        groups)
+    parts["amount_fen"] = _sum_per_group(group, surcharges["_fen"].to_numpy(dtype=np.int64),
+                                         groups)
+    return parts
+
+
+def summary_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of summary.csv from the parts of every piece, sorted by the group keys."""
+    if parts.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    keys = [*SUMMARY_KEYS, "enterprise_id"]
+    sums = ["accounts", "quantity_milli", "amount_fen"]
+    per_enterprise = parts.groupby(keys, sort=False, dropna=False)[sums].sum().reset_index()
+    grouped = per_enterprise.groupby(SUMMARY_KEYS, sort=False, dropna=False)
+    summary = grouped[sums].sum()
+    summary["enterprises"] = grouped.size()
+    summary = summary.reset_index().sort_values(SUMMARY_KEYS, kind="stable")
+    summary = summary.reset_index(drop=True)
+    summary["enterprises"] = summary["enterprises"].astype(str)
+    summary["accounts"] = summary["accounts"].astype(str)
+    summary["quantity"] = format_trimmed(summary["quantity_milli"].astype(np.int64), 3)
+    summary["amount"] = format_fixed(summary["amount_fen"].astype(np.int64), 2)
+    for key in SUMMARY_KEYS:
+        summary[key] = summary[key].astype("string")
     return summary[SUMMARY_COLUMNS]
 
 

@@ -1,0 +1,155 @@
+"""Duplicate keys and account conflicts over a streamed run, in memory bounded by a partition.
+
+A streamed run sees its lines piece by piece, but ``duplicate_line`` and ``account_conflict``
+compare lines anywhere in the run. The first pass writes each line's key fields to one of
+several partition files, chosen by a hash of the account id, so every line of an account lands
+in the same partition; each partition is then checked alone with the same counting as an
+in-memory run (:meth:`CrossFaults.of`). What is kept is only the lines at fault (their run row
+and count) and a sample of the keys that sets the output's sort buckets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pricing.billing.extract import CrossFaults, Keys
+
+SAMPLE_SIZE = 100_000
+_SCHEMA = pa.schema([("row", pa.int64()), ("utility", pa.string()),
+                     ("account_id", pa.string()), ("month", pa.string()),
+                     ("enterprise_id", pa.string()), ("enterprise_ok", pa.bool_())])
+_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
+                         0xD3A2646C, 0xFD7046C5, 0xB55A4F09], dtype=np.uint64)
+
+
+def account_partition(accounts: pa.Array, parts: int) -> np.ndarray:
+    """A partition number per account id (0 when missing), from its UTF-8 bytes.
+
+    Only determinism matters for correctness (the same id, the same partition, in every
+    piece); the mixing spreads ids that differ in any character over the partitions.
+    """
+    accounts = pc.fill_null(accounts, "").cast(pa.large_string())
+    offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
+        accounts.offset : accounts.offset + len(accounts) + 1]
+    data = accounts.buffers()[2]
+    result = np.zeros(len(accounts), dtype=np.int64)
+    if data is None or offsets[-1] == offsets[0]:
+        return result
+    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].astype(np.uint64)
+    lengths = np.diff(offsets)
+    starts = offsets[:-1] - offsets[0]
+    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
+    mixed = (raw + np.uint64(1)) * _MULTIPLIERS[position % len(_MULTIPLIERS)]
+    mixed ^= position.astype(np.uint64) * np.uint64(0x2545F491)
+    nonempty = lengths > 0
+    sums = np.add.reduceat(mixed, starts[nonempty])
+    hashed = (sums * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)
+    result[nonempty] = (hashed % np.uint64(parts)).astype(np.int64)
+    return result
+
+
+class CrossCheck:
+    """Collects the key fields of every line (``add``), then finds the lines at fault
+    (``finish``) and hands them out per piece (``faults``)."""
+
+    def __init__(self, spill: Path, partitions: int, period: str, expected_rows: int) -> None:
+        self.spill = Path(spill)
+        self.partitions = max(1, partitions)
+        self.period = period
+        self.every = max(1, expected_rows // SAMPLE_SIZE)
+        self._writers: dict[int, pa.RecordBatchStreamWriter] = {}
+        self._sample: list[pa.Array] = []
+        self._flagged: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _path(self, part: int) -> Path:
+        return self.spill / f"keys-{part:04d}.arrow"
+
+    def add(self, first_row: int, keys: Keys) -> None:
+        """The keys of the lines ``first_row, first_row + 1, …`` of the run."""
+        rows = len(keys.enterprise_ok)
+        batch = pa.record_batch([
+            pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), keys.utility,
+            keys.account_id, keys.month, keys.enterprise_id, pa.array(keys.enterprise_ok)],
+            schema=_SCHEMA)
+        part = account_partition(keys.account_id, self.partitions)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.partitions + 1))
+        for number in np.flatnonzero(np.diff(bounds)):
+            taken = batch.take(pa.array(order[bounds[number] : bounds[number + 1]]))
+            if number not in self._writers:
+                self._writers[number] = pa.ipc.new_stream(self._path(int(number)), _SCHEMA)
+            self._writers[number].write_batch(taken)
+        self._take_sample(first_row, keys)
+
+    def _take_sample(self, first_row: int, keys: Keys) -> None:
+        """Every ``every``-th line (by run row) that could be priced: its sort key."""
+        rows = np.arange(first_row, first_row + len(keys.enterprise_ok))
+        candidate = pc.and_(pc.and_(pc.is_valid(keys.utility), pc.is_valid(keys.account_id)),
+                            pc.fill_null(pc.equal(keys.month, self.period), False))
+        chosen = (rows % self.every == 0) & pc.fill_null(candidate, False).to_numpy(
+            zero_copy_only=False)
+        where = pa.array(np.flatnonzero(chosen))
+        self._sample.append(sort_key(keys.utility.take(where), keys.account_id.take(where)))
+
+    def finish(self) -> None:
+        """Check each partition alone; keep the rows at fault, sorted."""
+        for writer in self._writers.values():
+            writer.close()
+        rows, dup, owners = [], [], []
+        for number in sorted(self._writers):
+            with pa.ipc.open_stream(self._path(number)) as reader:
+                table = reader.read_all().combine_chunks()
+            self._path(number).unlink()
+            keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
+                        table["month"].chunk(0), table["enterprise_id"].chunk(0),
+                        table["enterprise_ok"].to_numpy(), _codes(table["enterprise_id"]))
+            found = CrossFaults.of(keys)
+            flagged = (found.lines_per_key > 1) | (found.owners > 1)
+            rows.append(table["row"].to_numpy()[flagged])
+            dup.append(found.lines_per_key[flagged])
+            owners.append(found.owners[flagged])
+        self._writers.clear()
+        if rows:
+            all_rows = np.concatenate(rows)
+            order = np.argsort(all_rows, kind="stable")
+            self._flagged = (all_rows[order], np.concatenate(dup)[order],
+                             np.concatenate(owners)[order])
+        else:
+            empty = np.zeros(0, dtype=np.int64)
+            self._flagged = (empty, empty, empty)
+
+    def faults(self, first_row: int, rows: int) -> CrossFaults:
+        """The counts of the lines ``first_row … first_row + rows - 1``."""
+        assert self._flagged is not None, "finish() first"
+        flagged, dup, owners = self._flagged
+        lo, hi = np.searchsorted(flagged, [first_row, first_row + rows])
+        lines_per_key = np.ones(rows, dtype=np.int64)
+        owner_counts = np.ones(rows, dtype=np.int64)
+        at = flagged[lo:hi] - first_row
+        lines_per_key[at] = dup[lo:hi]
+        owner_counts[at] = owners[lo:hi]
+        return CrossFaults(lines_per_key, owner_counts)
+
+    def boundaries(self, buckets: int) -> pa.Array:
+        """``buckets - 1`` sort keys that split the sampled lines into even buckets."""
+        sample = pa.concat_arrays(self._sample) if self._sample else pa.array([], pa.string())
+        if buckets <= 1 or len(sample) == 0:
+            return pa.array([], pa.string())
+        ordered = sample.take(pc.sort_indices(sample))
+        picks = (np.arange(1, buckets) * len(ordered)) // buckets
+        return pc.unique(ordered.take(pa.array(picks)))
+
+
+def sort_key(utility: pa.Array, account_id: pa.Array) -> pa.Array:
+    """``utility NUL account_id``: ordered as the pair, since the utility names are fixed
+    and neither is a prefix of the other."""
+    return pc.binary_join_element_wise(utility, account_id, "\x00")
+
+
+def _codes(column: pa.ChunkedArray) -> np.ndarray:
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
