@@ -177,12 +177,15 @@ def classify(register: Path, rules: tuple[Path, ...], year: int, engine: str,
 @click.option("--engine", type=click.Choice(["vectorized", "rete"]), default="vectorized",
               show_default=True, help="Classification engine.")
 @click.option("--cluster", help="local:N for a local dask cluster, or tcp://host:port.")
+@click.option("--chunk-lines", type=click.IntRange(min=1), default=2_000_000,
+              show_default=True, help="Extracts with more lines are streamed in pieces of "
+              "this many lines: memory follows the piece, not the file.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @reports_errors
 def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
         tariffs: tuple[Path, ...], overrides: Path | None, year: int | None,
         input_encoding: str | None, max_reject_rate: float, encoding: str, engine: str,
-        cluster: str | None, out: Path) -> None:
+        cluster: str | None, chunk_lines: int, out: Path) -> None:
     """The monthly batch: classify, price the extracts, write the run directory."""
     from pricing.billing.batch import RunOptions, run_month
     from pricing.catalog import load_catalog
@@ -196,7 +199,7 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
                       catalog=load_catalog([*rules, *tariffs]), overrides=overrides, year=year,
                       max_reject_rate=max_reject_rate, encoding=encoding,
                       input_encoding=input_encoding, engine=engine, cluster=cluster,
-                      progress=progress)
+                      progress=progress, chunk_lines=chunk_lines)
     manifest = run_month(opts, out)
     counts, totals = manifest["counts"], manifest["totals"]
     click.echo(f"run {manifest['run_id']} {period}: {counts['billing_rows']} billing lines, "

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricing import __version__
-from pricing.billing.components import in_force, month_bounds
+from pricing.billing.components import InForce, in_force, month_bounds
 from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
@@ -56,6 +56,7 @@ class RunOptions:
     engine: str = "vectorized"
     cluster: str | None = None
     progress: Progress = SILENT
+    chunk_lines: int = 2_000_000
 
     @property
     def assessment_year(self) -> int:
@@ -94,8 +95,18 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
             reading.cancel()
 
 
-def _compute_month(opts: RunOptions, catalog: Catalog,
-                   reading: Future[Extract]) -> MonthResult:
+@dataclass
+class Classified:
+    """The month's policy applied to the register: what pricing every line needs."""
+
+    classification: Classification
+    inputs: list[dict]
+    enterprises: pd.DataFrame  # district, industry_code by enterprise_id
+    register: pd.DataFrame
+
+
+def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
+    """Read and classify the register, apply the overrides (register errors come first)."""
     step = opts.progress.step
     step(f"reading the register {opts.register.name}")
     register = read_register(opts.register, encoding=opts.input_encoding)
@@ -104,42 +115,63 @@ def _compute_month(opts: RunOptions, catalog: Catalog,
     step(f"classifying {register.rows} register rows under {len(compiled)} rulebooks")
     classification = classify(compiled, register.frame, opts.assessment_year,
                               engine=opts.engine, source=str(opts.register))
-    inputs = [_input("register", opts.register, register.sha256, register.rows)]
+    inputs = [input_entry("register", opts.register, register.sha256, register.rows)]
     if opts.overrides is not None:
         overrides = read_overrides(opts.overrides, encoding=opts.input_encoding)
         _check_overrides(overrides, catalog, str(opts.overrides))
         classification.table = apply_overrides(classification.table, overrides, opts.period)
-        inputs.append(_input("overrides", opts.overrides, sha256_file(opts.overrides),
+        inputs.append(input_entry("overrides", opts.overrides, sha256_file(opts.overrides),
                              len(overrides)))
-    step("reading and checking the billing extracts")
-    extract = reading.result()
-    for path, sha, rows in extract.inputs:
-        inputs.append(_input("billing", Path(path), sha, rows))
-    lines = extract.clean.reset_index(drop=True)
-    components = in_force(catalog.tariffs, opts.period)
-    step(f"pricing {len(lines)} valid lines with {len(components)} components")
-    if opts.cluster:
-        from pricing.billing.distributed import price_on_cluster
-
-        priced = price_on_cluster(opts.cluster, lines, classification.table,
-                                  classification.facts, components)
-    else:
-        priced = price_lines(lines, classification.table, classification.facts, components)
-    rejects = _all_rejects(extract.rejects, lines, priced)
-    billing_rows = len(extract.clean) + len(extract.rejects)
     year_rows = register.frame[register.frame["year"] == opts.assessment_year]
     enterprises = (year_rows.drop_duplicates("enterprise_id").set_index("enterprise_id")
                    [["district", "industry_code"]])
-    return MonthResult(classification, lines, priced, rejects, billing_rows, inputs,
-                       enterprises, register.frame)
+    return Classified(classification, inputs, enterprises, register.frame)
+
+
+def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
+                components: list[InForce]) -> Priced:
+    """Price clean lines in this process or, with ``--cluster``, on the cluster."""
+    classification = classified.classification
+    if opts.cluster:
+        from pricing.billing.distributed import price_on_cluster
+
+        return price_on_cluster(opts.cluster, lines, classification.table,
+                                classification.facts, components)
+    return price_lines(lines, classification.table, classification.facts, components)
+
+
+def _compute_month(opts: RunOptions, catalog: Catalog,
+                   reading: Future[Extract]) -> MonthResult:
+    classified = classify_month(opts, catalog)
+    opts.progress.step("reading and checking the billing extracts")
+    extract = reading.result()
+    inputs = list(classified.inputs)
+    for path, sha, rows in extract.inputs:
+        inputs.append(input_entry("billing", Path(path), sha, rows))
+    lines = extract.clean.reset_index(drop=True)
+    components = in_force(catalog.tariffs, opts.period)
+    opts.progress.step(f"pricing {len(lines)} valid lines with {len(components)} components")
+    priced = price_clean(opts, lines, classified, components)
+    rejects = all_rejects(extract.rejects, lines, priced)
+    billing_rows = len(extract.clean) + len(extract.rejects)
+    return MonthResult(classified.classification, lines, priced, rejects, billing_rows, inputs,
+                       classified.enterprises, classified.register)
 
 
 def run_month(opts: RunOptions, out: Path) -> dict:
-    """The whole ``diffprice run``: returns the manifest that was written."""
+    """The whole ``diffprice run``: returns the manifest that was written.
+
+    Extracts with more lines than ``opts.chunk_lines`` are streamed in pieces
+    (:mod:`pricing.billing.stream`); the files are the same either way.
+    """
+    from pricing.billing.stream import needs_streaming, run_streamed
+
+    scans = needs_streaming(opts.billing, opts.chunk_lines, opts.input_encoding)
+    if scans is not None:
+        return run_streamed(opts, out, scans)
     month = compute_month(opts)
-    counts = _counts(month)
-    rate = counts["rejected_rows"] / counts["billing_rows"] if counts["billing_rows"] else 0.0
-    failed = rate > opts.max_reject_rate
+    counts = counts_of(month)
+    failed = reject_rate_exceeded(opts, counts)
     encoding = ENCODINGS[opts.encoding]
     outputs = []
     opts.progress.step(f"writing the run directory {out}")
@@ -148,14 +180,25 @@ def run_month(opts: RunOptions, out: Path) -> dict:
         outputs.append({"name": "rejects.csv", "sha256": sha, "rows": rows})
         if not failed:
             outputs += _write_priced(month, run_dir, encoding)
-        manifest = _manifest(opts, month, counts, outputs, "failed" if failed else "ok")
-        write_manifest(run_dir.path("manifest.json"), manifest)
+        written = manifest(opts, month.inputs, counts, fen_by_utility(month), outputs,
+                           "failed" if failed else "ok")
+        write_manifest(run_dir.path("manifest.json"), written)
     if failed:
-        raise RejectRateExceeded(
-            f"{counts['rejected_rows']} of {counts['billing_rows']} billing lines rejected "
-            f"({rate:.1%}), more than --max-reject-rate {opts.max_reject_rate:.1%}; only "
-            f"rejects.csv and manifest.json were written to {out}")
-    return manifest
+        raise_reject_rate(opts, counts, out)
+    return written
+
+
+def reject_rate_exceeded(opts: RunOptions, counts: dict[str, int]) -> bool:
+    rate = counts["rejected_rows"] / counts["billing_rows"] if counts["billing_rows"] else 0.0
+    return rate > opts.max_reject_rate
+
+
+def raise_reject_rate(opts: RunOptions, counts: dict[str, int], out: Path) -> None:
+    rate = counts["rejected_rows"] / counts["billing_rows"]
+    raise RejectRateExceeded(
+        f"{counts['rejected_rows']} of {counts['billing_rows']} billing lines rejected "
+        f"({rate:.1%}), more than --max-reject-rate {opts.max_reject_rate:.1%}; only "
+        f"rejects.csv and manifest.json were written to {out}")
 
 
 def _write_priced(month: MonthResult, run_dir: RunDirectory, encoding: str) -> list[dict]:
@@ -354,7 +397,7 @@ def _proration(cand: pd.DataFrame) -> pd.Series:
     return _per_distinct(days * 100 + month_days, text)
 
 
-def _all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
+def all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
                  priced: Priced) -> pd.DataFrame:
     faults = priced.faults
     found = lines.iloc[faults["row"].to_numpy()]
@@ -375,7 +418,7 @@ def _all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
     return rejects[REJECT_COLUMNS].fillna("").reset_index(drop=True)
 
 
-def _counts(month: MonthResult) -> dict[str, int]:
+def counts_of(month: MonthResult) -> dict[str, int]:
     cand = month.priced.surcharges
     priced_rows = int(cand["row"].nunique())
     rejected = len(month.rejects)
@@ -388,19 +431,24 @@ def _counts(month: MonthResult) -> dict[str, int]:
     }
 
 
-def _totals(month: MonthResult) -> dict[str, str]:
+def fen_by_utility(month: MonthResult) -> dict[str, int]:
+    """The month's surcharge total per utility, in fen."""
     cand = month.priced.surcharges
     utility = pc.take(_arrow_text(month.lines["utility"]), cand["row"].to_numpy())
     fen_values = cand["amount_fen"].to_numpy(dtype=np.int64)
     totals = {}
-    for name in ("electricity", "water"):
+    for name in UNITS:
         on = pc.fill_null(pc.equal(utility, name), False).to_numpy(zero_copy_only=False)
-        fen = int(fen_values[on].sum())
-        totals[name] = format_fixed(pd.Series([fen]), 2).iloc[0]
+        totals[name] = int(fen_values[on].sum())
     return totals
 
 
-def _input(role: str, path: Path, sha: str, rows: int) -> dict:
+def _totals(fen: dict[str, int]) -> dict[str, str]:
+    return {name: format_fixed(pd.Series([fen.get(name, 0)]), 2).iloc[0]
+            for name in ("electricity", "water")}
+
+
+def input_entry(role: str, path: Path, sha: str, rows: int) -> dict:
     return {"role": role, "name": Path(path).name, "sha256": sha, "rows": int(rows)}
 
 
@@ -416,14 +464,14 @@ def _policy(catalog: Catalog) -> list[dict]:
     return entries
 
 
-def _manifest(opts: RunOptions, month: MonthResult, counts: dict, outputs: list[dict],
-              status: str) -> dict:
+def manifest(opts: RunOptions, inputs: list[dict], counts: dict, fen: dict[str, int],
+             outputs: list[dict], status: str) -> dict:
     """The audit record. The run id is derived from content only (checksums and options), so
     the same inputs give the same id wherever the files lie."""
     policy = _policy(opts.catalog)
     options = {"period": opts.period, "year": opts.assessment_year,
                "max_reject_rate": str(opts.max_reject_rate), "encoding": opts.encoding}
-    parts = [f"{i['role']}:{i['sha256']}" for i in month.inputs]
+    parts = [f"{i['role']}:{i['sha256']}" for i in inputs]
     parts += [f"{p['kind']}:{p['id']}:{p['sha256']}" for p in policy]
     parts += [f"{k}={v}" for k, v in sorted(options.items())]
     return {
@@ -432,11 +480,11 @@ def _manifest(opts: RunOptions, month: MonthResult, counts: dict, outputs: list[
         "assessment_year": opts.assessment_year,
         "software": {"name": "diffprice", "version": __version__},
         "options": options,
-        "inputs": month.inputs,
+        "inputs": inputs,
         "policy": policy,
         "outputs": outputs,
         "counts": counts,
-        "totals": _totals(month),
+        "totals": _totals(fen),
         "status": status,
     }
 

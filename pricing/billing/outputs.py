@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 _SPECIAL_BYTES = tuple(b'",\r\n')
 _CHUNK_ROWS = 262_144
+_BARE = pa_csv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
 
 
 def _text(value: str) -> pa.Scalar:
@@ -32,7 +34,7 @@ def _text(value: str) -> pa.Scalar:
 
 
 def _text_array(series: pd.Series, column: str) -> pa.Array:
-    """One column as Arrow text; NA becomes the empty field.
+    """One column as Arrow text (``string`` or ``large_string``); NA stays null.
 
     Callers format decimals themselves (docs/design.md "Numbers and money"): a float column
     would print float noise, so it is refused rather than guessed at.
@@ -50,7 +52,7 @@ def _text_array(series: pd.Series, column: str) -> pa.Array:
         if not (pa.types.is_integer(kind) or pa.types.is_null(kind)):
             raise TypeError(f"column {column!r} is {kind}: pass text")
         array = array.cast(pa.string())
-    return pc.fill_null(array.cast(pa.large_string()), "")
+    return array
 
 
 def _needs_quotes(array: pa.Array) -> np.ndarray | None:
@@ -84,29 +86,45 @@ def _quote(array: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(needs), quoted, array)
 
 
-def _csv_lines(columns: list[pa.Array]) -> bytes:
+def _bare_lines(columns: list[pa.Array]) -> memoryview | None:
+    """The lines by Arrow's CSV writer when no field needs quotes, else None.
+
+    Arrow's ``none`` quoting style writes every field bare (null as the empty field) and
+    refuses, with ArrowInvalid, a field holding a comma, quote, CR or LF: exactly the fields
+    RFC 4180 quotes. A refused chunk takes :func:`_csv_lines`, which writes the same bytes.
+    """
+    table = pa.Table.from_arrays(columns, names=[str(i) for i in range(len(columns))])
+    sink = pa.BufferOutputStream()
+    try:
+        pa_csv.write_csv(table, sink, _BARE)
+    except pa.ArrowInvalid:
+        return None
+    return memoryview(sink.getvalue())
+
+
+def _csv_lines(columns: list[pa.Array]) -> memoryview:
     """Join quoted columns into ``\\r\\n``-terminated UTF-8 lines, without a per-row loop."""
     rows = len(columns[0])
-    line_end = pa.array([""] * rows, type=pa.large_string())
-    fields = [_quote(column) for column in columns]
+    if rows == 0:
+        return memoryview(b"")
+    fields = [_quote(pc.fill_null(column.cast(pa.large_string()), "")) for column in columns]
     if len(fields) == 1:
         # A lone empty field would be a blank line, which CSV readers skip: write it as "".
         fields[0] = pc.if_else(pc.equal(fields[0], ""), _text('""'), fields[0])
-    joined = pc.binary_join_element_wise(*fields, _text(","))
-    lines = pc.binary_join_element_wise(joined, line_end, _text("\r\n"))
+    line_end = pa.array([""] * rows, type=pa.large_string())
+    fields[-1] = pc.binary_join_element_wise(fields[-1], line_end, _text("\r\n"))
+    lines = pc.binary_join_element_wise(*fields, _text(","))
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    if rows == 0:
-        return b""
     _, offsets, data = lines.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + rows + 1]
     first, last = int(bounds[0]), int(bounds[-1])
-    return data.slice(first, last - first).to_pybytes()
+    return memoryview(data.slice(first, last - first))
 
 
-def _encode(text_utf8: bytes, encoding: str) -> bytes:
+def _encode(text_utf8: memoryview, encoding: str) -> bytes | memoryview:
     if encoding == "gb18030":
-        return text_utf8.decode("utf-8").encode("gb18030")
+        return bytes(text_utf8).decode("utf-8").encode("gb18030")
     return text_utf8
 
 
@@ -131,16 +149,17 @@ class CsvWriter:
         self._emit(_encode(_csv_lines([_text_array(header[c], str(c)) for c in header]),
                            encoding))
 
-    def _emit(self, chunk: bytes) -> None:
+    def _emit(self, chunk: bytes | memoryview) -> None:
         self._handle.write(chunk)
         self._digest.update(chunk)
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append the rows of ``frame`` (its columns in the writer's order)."""
+        whole = [_text_array(frame[name], name) for name in self.columns]
         for start in range(0, len(frame), _CHUNK_ROWS):
-            part = frame.iloc[start : start + _CHUNK_ROWS]
-            columns = [_text_array(part[name], name) for name in self.columns]
-            self._emit(_encode(_csv_lines(columns), self.encoding))
+            columns = [column.slice(start, _CHUNK_ROWS) for column in whole]
+            lines = _bare_lines(columns) if len(columns) > 1 else None
+            self._emit(_encode(_csv_lines(columns) if lines is None else lines, self.encoding))
         self.rows += len(frame)
 
     def close(self) -> tuple[str, int]:

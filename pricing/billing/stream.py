@@ -1,0 +1,263 @@
+"""Streamed runs: extracts larger than memory, read in pieces of at most ``--chunk-lines``.
+
+Two passes over the extracts. The first reads only the key columns, to find duplicate keys and
+account conflicts over the whole run (:mod:`pricing.billing.crosscheck`). The second checks and
+prices each piece with the same functions as an in-memory run, appends its rejects to
+rejects.csv (pieces come in file order), adds up counts, totals and summary parts, and spills
+its surcharge lines into buckets of sort-key ranges; the buckets are then sorted one at a time
+and appended to surcharges.csv. Memory follows the piece size, not the file, and the bytes are
+those of an in-memory run, which is the one-piece case.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pricing.billing.batch import (
+    ENCODINGS,
+    REJECT_COLUMNS,
+    SURCHARGE_COLUMNS,
+    Classified,
+    MonthResult,
+    RunOptions,
+    all_rejects,
+    classify_month,
+    counts_of,
+    fen_by_utility,
+    input_entry,
+    manifest,
+    price_clean,
+    raise_reject_rate,
+    reject_rate_exceeded,
+    summary_from_parts,
+    summary_parts,
+    surcharge_table,
+)
+from pricing.billing.chunks import FileScan, PieceReader, scan_file
+from pricing.billing.components import in_force
+from pricing.billing.crosscheck import CrossCheck, sort_key
+from pricing.billing.encoding import parse_records
+from pricing.billing.extract import check_lines, extract_columns, line_keys, raw_lines
+from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
+from pricing.errors import InputError
+
+KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
+BYTES_PER_LINE = 64  # extracts smaller than chunk_lines × this are not even counted
+_SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
+_SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]
+
+
+def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
+                    ) -> list[FileScan] | None:
+    """The scans of the extracts when they hold more lines than one piece, else None.
+
+    Small files are not read for this: below ``BYTES_PER_LINE`` bytes a line they cannot
+    hold more lines than a piece. Larger ones have their newlines counted.
+    """
+    try:
+        size = sum(Path(path).stat().st_size for path in paths)
+    except OSError:
+        return None  # the in-memory reader reports the file it cannot read
+    if size <= chunk_lines * BYTES_PER_LINE:
+        return None
+    scans = [scan_file(Path(path), str(path), encoding) for path in paths]
+    return scans if sum(scan.newlines for scan in scans) > chunk_lines else None
+
+
+@dataclass
+class _Piece:
+    """Raw lines of one piece and their place among the run's lines."""
+
+    lines: pa.Table
+    first_row: int
+
+
+@dataclass
+class _Tally:
+    """What the pieces add up to: counts, fen per utility, summary parts."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("billing_rows", "priced_rows", "unpriced_rows", "rejected_rows",
+         "surcharge_lines"), 0))
+    fen: dict[str, int] = field(default_factory=dict)
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, month: MonthResult, surcharges: pd.DataFrame) -> None:
+        for name, value in counts_of(month).items():
+            self.counts[name] += value
+        for name, value in fen_by_utility(month).items():
+            self.fen[name] = self.fen.get(name, 0) + value
+        self.parts.append(summary_parts(surcharges))
+
+
+def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
+    """``diffprice run`` over extracts in pieces; the same files as :func:`run_month`."""
+    classified = classify_month(opts, opts.catalog)
+    expected = sum(scan.newlines for scan in scans)
+    pieces = max(1, math.ceil(expected / opts.chunk_lines))
+    encoding = ENCODINGS[opts.encoding]
+    with RunDirectory(out) as run_dir, tempfile.TemporaryDirectory(
+            prefix=".spill-", dir=run_dir.path("")) as spill:
+        check = CrossCheck(Path(spill), pieces, opts.period, expected)
+        opts.progress.step(f"first pass: keys of about {expected} lines in {pieces} pieces")
+        inputs = list(classified.inputs)
+        for path, sha, rows in _key_pass(opts, scans, check):
+            inputs.append(input_entry("billing", path, sha, rows))
+        check.finish()
+        buckets = _Buckets(Path(spill), check.boundaries(pieces))
+        tally = _Tally()
+        rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
+        components = in_force(opts.catalog.tariffs, opts.period)
+        for number, piece in enumerate(_pieces(opts, scans, columns=None)):
+            opts.progress.step(f"second pass: piece {number + 1}, {piece.lines.num_rows} lines")
+            month = _price_piece(opts, piece, check, classified, components)
+            surcharges = surcharge_table(month)
+            rejects.write(month.rejects)
+            tally.add(month, surcharges)
+            buckets.add(surcharges)
+        sha, rows = rejects.close()
+        outputs = [{"name": "rejects.csv", "sha256": sha, "rows": rows}]
+        counts = tally.counts
+        failed = reject_rate_exceeded(opts, counts)
+        if not failed:
+            outputs += _write_priced(run_dir, encoding, buckets, classified, tally)
+        written = manifest(opts, inputs, counts, tally.fen, outputs,
+                           "failed" if failed else "ok")
+        write_manifest(run_dir.path("manifest.json"), written)
+    if failed:
+        raise_reject_rate(opts, counts, out)
+    return written
+
+
+def _price_piece(opts: RunOptions, piece: _Piece, check: CrossCheck, classified: Classified,
+                 components: list) -> MonthResult:
+    crossed = check.faults(piece.first_row, piece.lines.num_rows)
+    clean, extract_rejects = check_lines(piece.lines, opts.period, crossed)
+    lines = clean.reset_index(drop=True)
+    priced = price_clean(opts, lines, classified, components)
+    rejects = all_rejects(extract_rejects, lines, priced)
+    return MonthResult(classified.classification, lines, priced, rejects,
+                       len(clean) + len(extract_rejects), [], classified.enterprises)
+
+
+def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
+                  classified: Classified, tally: _Tally) -> list[dict]:
+    """surcharges.csv bucket by bucket, then classification.csv and summary.csv."""
+    writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
+    for frame in buckets.sorted_frames():
+        writer.write(frame)
+    outputs = []
+    sha, rows = writer.close()
+    outputs.append({"name": "surcharges.csv", "sha256": sha, "rows": rows})
+    for name, frame in (("classification.csv", classified.classification.table),
+                        ("summary.csv", summary_from_parts(pd.concat(tally.parts,
+                                                                     ignore_index=True)))):
+        sha, rows = write_csv(frame, run_dir.path(name), encoding)
+        outputs.append({"name": name, "sha256": sha, "rows": rows})
+    return outputs
+
+
+def _key_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck
+              ) -> list[tuple[Path, str, int]]:
+    """Feed every line's keys to ``check``; the checksum and data rows of each file."""
+    inputs = []
+    readers = []
+    for piece in _pieces(opts, scans, columns=KEY_COLUMNS, readers=readers):
+        table = piece.lines
+        keys = line_keys(*(table[f"raw_{name}"].combine_chunks() for name in KEY_COLUMNS))
+        check.add(piece.first_row, keys)
+    for path, (reader, rows) in zip(opts.billing, readers, strict=True):
+        inputs.append((Path(path), reader.sha256, rows))
+    return inputs
+
+
+def _pieces(opts: RunOptions, scans: list[FileScan], columns: tuple[str, ...] | None,
+            readers: list | None = None) -> Iterator[_Piece]:
+    """The raw lines of every file, piece by piece, numbered across the run."""
+    first_row = 0
+    for order, (path, scan) in enumerate(zip(opts.billing, scans, strict=True)):
+        source = str(path)
+        reader = PieceReader(Path(path), source, opts.chunk_lines, scan.encoding)
+        found: dict[str, str] | None = None
+        rows = 0
+        for piece in reader:
+            if found is None:
+                found = extract_columns(reader.header, source)
+            wanted = None if columns is None else [found[c] for c in columns if c in found]
+            table, lines = parse_records(piece.body, reader.header, source,
+                                         first_line=piece.first_line, has_header=False,
+                                         columns=wanted)
+            if columns is not None:
+                found_here = {c: found[c] for c in columns if c in found}
+            else:
+                found_here = found
+            yield _Piece(raw_lines(table, lines, found_here, Path(path).name, order),
+                         first_row)
+            first_row += table.num_rows
+            rows += table.num_rows
+        if found is None:
+            _no_rows(reader, source)
+        if readers is not None:
+            readers.append((reader, rows))
+
+
+def _no_rows(reader: PieceReader, source: str) -> None:
+    """The errors an in-memory read gives for a file without data rows."""
+    if not reader.header:
+        raise InputError(source, None, None, "empty file, expected a header row")
+    extract_columns(reader.header, source)
+    raise InputError(source, None, None, "no data rows, expected billing lines after the "
+                     "header")
+
+
+class _Buckets:
+    """Surcharge lines spilled by sort-key range, read back one sorted bucket at a time."""
+
+    def __init__(self, spill: Path, boundaries: pa.Array) -> None:
+        self.spill = spill
+        self.boundaries = boundaries
+        self._writers: dict[int, pa.RecordBatchStreamWriter] = {}
+        self._schema: pa.Schema | None = None
+
+    def _path(self, number: int) -> Path:
+        return self.spill / f"surcharges-{number:04d}.arrow"
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        table = pa.Table.from_pandas(frame[_SPILL_COLUMNS], preserve_index=False)
+        table = table.cast(pa.schema([(name, pa.int64() if name == "_order" else pa.string())
+                                      for name in _SPILL_COLUMNS]))
+        self._schema = table.schema
+        key = sort_key(table["utility"].combine_chunks(), table["account_id"].combine_chunks())
+        bucket = np.zeros(len(frame), dtype=np.int64)
+        for bound in self.boundaries:
+            bucket += pc.greater_equal(key, bound).to_numpy(zero_copy_only=False)
+        order = np.argsort(bucket, kind="stable")
+        bounds = np.searchsorted(bucket[order], np.arange(len(self.boundaries) + 2))
+        for number in np.flatnonzero(np.diff(bounds)):
+            part = table.take(pa.array(order[bounds[number] : bounds[number + 1]]))
+            if number not in self._writers:
+                self._writers[number] = pa.ipc.new_stream(self._path(int(number)),
+                                                          table.schema)
+            self._writers[number].write_table(part)
+
+    def sorted_frames(self) -> Iterator[pd.DataFrame]:
+        for writer in self._writers.values():
+            writer.close()
+        for number in sorted(self._writers):
+            with pa.ipc.open_stream(self._path(number)) as reader:
+                table = reader.read_all()
+            self._path(number).unlink()
+            order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in _SORT])
+            yield table.take(order).to_pandas(
+                types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
