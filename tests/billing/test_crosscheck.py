@@ -1,0 +1,52 @@
+"""Cross-piece checks: the counts of a streamed run equal those of the whole run at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pricing.billing.crosscheck import CrossCheck, account_partition
+from pricing.billing.extract import CrossFaults, line_keys
+
+ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", "x\x00y", None])
+
+
+@given(st.lists(ACCOUNTS, max_size=30), st.integers(1, 9), st.integers(0, 5))
+def test_partition_depends_on_the_text_only(accounts: list[str | None], parts: int,
+                                            skip: int) -> None:
+    array = pa.array(["pad"] * skip + accounts, pa.string()).slice(skip)
+    found = account_partition(array, parts)
+    assert ((found >= 0) & (found < parts)).all()
+    alone = [account_partition(pa.array([a], pa.string()), parts)[0] for a in accounts]
+    assert found.tolist() == alone
+
+
+line = st.tuples(st.sampled_from(["electricity", "water", "电", "gas", ""]), ACCOUNTS,
+                 st.sampled_from(["91330212MA2H000019", "91330212MA2H00012D", "913302120000",
+                                  ""]),
+                 st.sampled_from(["2025-03", "202503", "2025-02", "x"]))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(line, max_size=40), st.integers(1, 7), st.integers(1, 6))
+def test_streamed_counts_equal_whole_counts(tmp_path: Path, lines: list[tuple],
+                                            parts: int, piece: int) -> None:
+    columns = [pa.array([row[i] or "" for row in lines], pa.string()) for i in range(4)]
+    whole = CrossFaults.of(line_keys(*columns))
+    spill = tmp_path / f"spill{len(list(tmp_path.iterdir()))}"
+    spill.mkdir()
+    check = CrossCheck(spill, parts, "2025-03", len(lines))
+    for start in range(0, len(lines), piece):
+        check.add(start, line_keys(*(c.slice(start, piece) for c in columns)))
+    check.finish()
+    found = check.faults(0, len(lines))
+    assert ((found.lines_per_key > 1) == (whole.lines_per_key > 1)).all()
+    assert ((found.owners > 1) == (whole.owners > 1)).all()
+    flagged = whole.lines_per_key > 1
+    assert np.array_equal(found.lines_per_key[flagged], whole.lines_per_key[flagged])
+    flagged = whole.owners > 1
+    assert np.array_equal(found.owners[flagged], whole.owners[flagged])

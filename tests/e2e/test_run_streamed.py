@@ -1,0 +1,116 @@
+"""A streamed run (extract longer than --chunk-lines) writes the bytes of an in-memory run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cli import main
+from pricing.billing.batch import RunOptions, run_month
+from tests.e2e.test_run_properties import CATALOG, extract_text, line
+
+GOLDEN = Path(__file__).parent / "golden"
+OUTPUTS = ("surcharges.csv", "rejects.csv", "summary.csv", "classification.csv",
+           "manifest.json")
+
+
+def run(out: Path, *extra: str, billing: list[Path] | None = None, rate: str = "1"):
+    args = ["run", "--period", "2025-03", "--register", str(GOLDEN / "register.csv"),
+            "--overrides", str(GOLDEN / "overrides.csv"), "--rules", str(GOLDEN / "rules"),
+            "--tariffs", str(GOLDEN / "tariffs"), "--out", str(out),
+            "--max-reject-rate", rate, *extra]
+    for path in billing or [GOLDEN / "billing.csv"]:
+        args += ["--billing", str(path)]
+    return CliRunner().invoke(main, args)
+
+
+def same_files(first: Path, second: Path) -> list[str]:
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    return [name for name in names if (first / name).read_bytes() != (second / name).read_bytes()]
+
+
+@pytest.fixture(scope="module")
+def in_memory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("memory") / "run"
+    assert run(out).exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8])
+def test_golden_run_in_pieces_is_byte_identical(in_memory: Path, tmp_path: Path,
+                                               chunk: int) -> None:
+    result = run(tmp_path / "run", "--chunk-lines", str(chunk))
+    assert result.exit_code == 0, result.output
+    assert same_files(in_memory, tmp_path / "run") == []
+    assert not list((tmp_path / "run").glob(".spill*"))  # spill files are gone
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["billing_rows"] == 24
+
+
+def test_several_files_encodings_and_headers_in_pieces(tmp_path: Path) -> None:
+    """Duplicates and account conflicts across files and pieces; GB18030 with Chinese
+    headers in the second file; lines named by their own file and line."""
+    text = (GOLDEN / "billing.csv").read_text(encoding="utf-8").splitlines()
+    first = tmp_path / "a.csv"
+    first.write_text("\n".join(text[:13]) + "\n", encoding="utf-8")
+    second = tmp_path / "b.csv"
+    header = "类别,户号,统一社会信用代码,计费月份,用量,生产用量,定额,基础单价"
+    second.write_bytes(("\r\n".join([header, *text[13:]]) + "\r\n").encode("gb18030"))
+    whole = run(tmp_path / "whole", billing=[first, second])
+    pieces = run(tmp_path / "pieces", "--chunk-lines", "4", billing=[first, second])
+    assert whole.exit_code == pieces.exit_code == 0, pieces.output
+    assert same_files(tmp_path / "whole", tmp_path / "pieces") == []
+
+
+def test_reject_rate_exceeded_in_pieces_writes_only_rejects_and_manifest(
+        tmp_path: Path) -> None:
+    whole = run(tmp_path / "whole", rate="0.01")
+    pieces = run(tmp_path / "pieces", "--chunk-lines", "3", rate="0.01")
+    assert whole.exit_code == pieces.exit_code == 3
+    assert sorted(p.name for p in (tmp_path / "pieces").iterdir()) == ["manifest.json",
+                                                                       "rejects.csv"]
+    assert same_files(tmp_path / "whole", tmp_path / "pieces") == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty file, expected a header row"),
+    ("utility,account_id,enterprise_id,period,quantity\n" + "\n" * 400,
+     "no data rows"),
+    ("utility,account_id,period,quantity\n" + "electricity,1,2025-03,1\n" * 300,
+     "missing required column 'enterprise_id'"),
+])
+def test_bad_files_in_pieces_fail_like_in_memory(tmp_path: Path, text: str,
+                                                  message: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(text, encoding="utf-8")
+    whole = run(tmp_path / "whole", billing=[path])
+    pieces = run(tmp_path / "pieces", "--chunk-lines", "2", billing=[path])
+    assert whole.exit_code == pieces.exit_code == 1
+    assert message in whole.output and message in pieces.output
+    assert "Traceback" not in pieces.output
+    assert not (tmp_path / "pieces").exists()
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(line, min_size=1, max_size=40), st.integers(1, 12))
+def test_random_extracts_in_pieces_equal_in_memory(tmp_path: Path, lines: list[dict],
+                                                   chunk: int) -> None:
+    tag = len(list(tmp_path.iterdir()))
+    billing = tmp_path / f"x{tag}.csv"
+    billing.write_text(extract_text(lines), encoding="utf-8")
+    outs = []
+    for label, chunk_lines in (("whole", 2_000_000), ("pieces", chunk)):
+        out = tmp_path / f"{label}{tag}"
+        run_month(RunOptions(period="2025-03", register=GOLDEN / "register.csv",
+                             billing=[billing], catalog=CATALOG,
+                             overrides=GOLDEN / "overrides.csv", max_reject_rate=1.0,
+                             chunk_lines=chunk_lines), out)
+        outs.append(out)
+    assert same_files(*outs) == []
