@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from pricing.billing.batch import (
     ENCODINGS,
+    PART_COLUMNS,
     REJECT_COLUMNS,
     SURCHARGE_COLUMNS,
     Classified,
@@ -53,6 +54,7 @@ from pricing.errors import InputError
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
 BYTES_PER_LINE = 64  # extracts smaller than chunk_lines × this are not even counted
 _SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
+PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 _SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]
 
 
@@ -89,14 +91,18 @@ class _Tally:
         ("billing_rows", "priced_rows", "unpriced_rows", "rejected_rows",
          "surcharge_lines"), 0))
     fen: dict[str, int] = field(default_factory=dict)
-    parts: list[pd.DataFrame] = field(default_factory=list)
+    parts: pd.DataFrame | None = None  # summed per group and enterprise so far
 
     def add(self, month: MonthResult, surcharges: pd.DataFrame) -> None:
         for name, value in counts_of(month).items():
             self.counts[name] += value
         for name, value in fen_by_utility(month).items():
             self.fen[name] = self.fen.get(name, 0) + value
-        self.parts.append(summary_parts(surcharges))
+        parts = summary_parts(surcharges)
+        if self.parts is not None:  # kept as small as the register, however many pieces
+            parts = pd.concat([self.parts, parts], ignore_index=True).groupby(
+                PART_KEYS, sort=False, dropna=False).sum().reset_index()
+        self.parts = parts
 
 
 def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
@@ -159,8 +165,9 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
     sha, rows = writer.close()
     outputs.append({"name": "surcharges.csv", "sha256": sha, "rows": rows})
     for name, frame in (("classification.csv", classified.classification.table),
-                        ("summary.csv", summary_from_parts(pd.concat(tally.parts,
-                                                                     ignore_index=True)))):
+                        ("summary.csv", summary_from_parts(
+                            tally.parts if tally.parts is not None
+                            else pd.DataFrame(columns=PART_COLUMNS)))):
         sha, rows = write_csv(frame, run_dir.path(name), encoding)
         outputs.append({"name": name, "sha256": sha, "rows": rows})
     return outputs
