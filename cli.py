@@ -177,7 +177,7 @@ def classify(register: Path, rules: tuple[Path, ...], year: int, engine: str,
 @click.option("--engine", type=click.Choice(["vectorized", "rete"]), default="vectorized",
               show_default=True, help="Classification engine.")
 @click.option("--cluster", help="local:N for a local dask cluster, or tcp://host:port.")
-@click.option("--chunk-lines", type=click.IntRange(min=1), default=2_000_000,
+@click.option("--chunk-lines", type=click.IntRange(min=1), default=1_000_000,
               show_default=True, help="Extracts with more lines are streamed in pieces of "
               "this many lines: memory follows the piece, not the file.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))

@@ -56,7 +56,7 @@ class RunOptions:
     engine: str = "vectorized"
     cluster: str | None = None
     progress: Progress = SILENT
-    chunk_lines: int = 2_000_000
+    chunk_lines: int = 1_000_000
 
     @property
     def assessment_year(self) -> int:

@@ -33,6 +33,18 @@ class Piece:
     first_line: int
 
 
+def count_newlines(path: Path, source: str) -> int:
+    """Newline bytes in the file, read block by block (an upper bound of its records)."""
+    total = 0
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
+                total += block.count(b"\n")
+    except OSError as error:
+        raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
+    return total
+
+
 @dataclass(frozen=True)
 class FileScan:
     """What one cheap read of a file tells: its newlines (at least its records) and encoding."""

@@ -43,7 +43,7 @@ from pricing.billing.batch import (
     summary_parts,
     surcharge_table,
 )
-from pricing.billing.chunks import FileScan, PieceReader, scan_file
+from pricing.billing.chunks import FileScan, PieceReader, count_newlines, scan_file
 from pricing.billing.components import in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
 from pricing.billing.encoding import parse_records
@@ -52,7 +52,7 @@ from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_ma
 from pricing.errors import InputError
 
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
-BYTES_PER_LINE = 64  # extracts smaller than chunk_lines × this are not even counted
+BYTES_PER_LINE = 100  # extracts smaller than chunk_lines × this are not counted
 _SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
 PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 _SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]
@@ -62,8 +62,9 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
                     ) -> list[FileScan] | None:
     """The scans of the extracts when they hold more lines than one piece, else None.
 
-    Small files are not read for this: below ``BYTES_PER_LINE`` bytes a line they cannot
-    hold more lines than a piece. Larger ones have their newlines counted.
+    Files below ``BYTES_PER_LINE`` bytes a line in all are not read for this (a billing
+    line is longer); larger ones have their newlines counted: a file's data lines are at most
+    its newlines, and the header takes one.
     """
     try:
         size = sum(Path(path).stat().st_size for path in paths)
@@ -71,8 +72,9 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
         return None  # the in-memory reader reports the file it cannot read
     if size <= chunk_lines * BYTES_PER_LINE:
         return None
-    scans = [scan_file(Path(path), str(path), encoding) for path in paths]
-    return scans if sum(scan.newlines for scan in scans) > chunk_lines else None
+    if sum(count_newlines(Path(path), str(path)) for path in paths) <= chunk_lines + len(paths):
+        return None
+    return [scan_file(Path(path), str(path), encoding) for path in paths]
 
 
 @dataclass
@@ -130,6 +132,8 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
             rejects.write(month.rejects)
             tally.add(month, surcharges)
             buckets.add(surcharges)
+            del piece, month, surcharges  # before the next piece is read, not after
+            pa.default_memory_pool().release_unused()
         sha, rows = rejects.close()
         outputs = [{"name": "rejects.csv", "sha256": sha, "rows": rows}]
         counts = tally.counts
