@@ -222,12 +222,13 @@ def _write_priced(month: MonthResult, run_dir: RunDirectory, encoding: str) -> l
         return [first, classification.result(), summary.result()]
 
 
-def surcharge_table(month: MonthResult) -> pd.DataFrame:
+def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
     """SPEC surcharges.csv: one row per line × component (× band), sorted, amounts formatted.
 
     Built on Arrow arrays and integer keys: the line texts are taken (not copied into Python
     strings), the sort is one Arrow multi-key sort, and rates and prorations, which repeat a
-    handful of values, are formatted once per distinct value.
+    handful of values, are formatted once per distinct value. ``ordered=False`` leaves the
+    rows unsorted, for a streamed run that sorts whole buckets later.
     """
     cand = month.priced.surcharges
     lines = month.lines
@@ -240,8 +241,9 @@ def surcharge_table(month: MonthResult) -> pd.DataFrame:
         "band": _arrow_text(cand["band"]),
         "order": cand["order"].to_numpy(dtype=np.int64),
     })
-    order = pc.sort_indices(sort_keys, sort_keys=[(name, "ascending") for name in
-                                                 sort_keys.column_names]).to_numpy()
+    order = (pc.sort_indices(sort_keys, sort_keys=[(name, "ascending") for name in
+                                                  sort_keys.column_names]).to_numpy()
+             if ordered else np.arange(len(cand), dtype=np.int64))
     cand = cand.take(order)
     rows = line_rows[order]
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)

@@ -103,7 +103,7 @@ class PieceReader:
                                                else encoding)()
         transcode = encoding not in ("utf-8", "utf-8-sig")
         cutter = _Cutter()  # the header is the first "piece", of one record
-        line, raw_lines = 1, 1
+        line = 1
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as error:
@@ -121,10 +121,11 @@ class PieceReader:
                 try:
                     text = decoder.decode(block, final)
                 except UnicodeDecodeError as error:
-                    at = raw_lines + block[: max(0, error.start)].count(b"\n")
+                    # 0x0A is never part of a multi-byte character in UTF-8 or GB18030
+                    at = line + sum(part.count(b"\n") for part in cutter.parts) \
+                        + block[: max(0, error.start)].count(b"\n")
                     raise InputError(self.source, at, None, f"cannot decode as {encoding}: "
                                      f"byte {block[error.start]:#04x}") from None
-                raw_lines += block.count(b"\n")
                 for piece in cutter.feed(text.encode("utf-8") if transcode else block, final):
                     if line == 1:
                         self.header = parse_header(piece, self.source)
@@ -149,6 +150,16 @@ class _Cutter:
         self.odd = False  # an odd number of quotes seen so far
 
     def feed(self, data: bytes, final: bool) -> Iterator[bytes]:
+        if not self.odd and b'"' not in data:  # every newline ends a record: count them
+            ends_here = data.count(b"\n")
+            if self.ends + ends_here < self.wanted:
+                if data:
+                    self.parts.append(data)
+                    self.ends += ends_here
+                if final and self.parts:
+                    yield b"".join(self.parts)
+                    self.parts, self.ends = [], 0
+                return
         raw = np.frombuffer(data, dtype=np.uint8)
         ends = np.flatnonzero(raw == _NEWLINE)
         if self.odd or b'"' in data:

@@ -27,29 +27,29 @@ _MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x16566
 
 
 def account_partition(accounts: pa.Array, parts: int) -> np.ndarray:
-    """A partition number per account id (0 when missing), from its UTF-8 bytes.
+    """A partition number per account id (0 when missing), from its length and last bytes.
 
     Only determinism matters for correctness (the same id, the same partition, in every
-    piece); the mixing spreads ids that differ in any character over the partitions.
+    piece); the last bytes are where account numbers differ, and reading a fixed number of
+    them per id costs the same however long the ids are.
     """
     accounts = pc.fill_null(accounts, "").cast(pa.large_string())
     offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
         accounts.offset : accounts.offset + len(accounts) + 1]
     data = accounts.buffers()[2]
-    result = np.zeros(len(accounts), dtype=np.int64)
     if data is None or offsets[-1] == offsets[0]:
-        return result
-    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].astype(np.uint64)
-    lengths = np.diff(offsets)
-    starts = offsets[:-1] - offsets[0]
-    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, lengths)
-    mixed = (raw + np.uint64(1)) * _MULTIPLIERS[position % len(_MULTIPLIERS)]
-    mixed ^= position.astype(np.uint64) * np.uint64(0x2545F491)
-    nonempty = lengths > 0
-    sums = np.add.reduceat(mixed, starts[nonempty])
-    hashed = (sums * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)
-    result[nonempty] = (hashed % np.uint64(parts)).astype(np.int64)
-    return result
+        return np.zeros(len(accounts), dtype=np.int64)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    mixed = (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for back, multiplier in enumerate(_MULTIPLIERS, start=1):
+        at = ends - back
+        present = at >= starts
+        byte = raw[np.where(present, at, 0)].astype(np.uint64) + np.uint64(1)
+        mixed += np.where(present, byte, np.uint64(0)) * multiplier
+        mixed ^= mixed >> np.uint64(29)
+    mixed *= np.uint64(0xBF58476D1CE4E5B9)
+    return ((mixed >> np.uint64(32)) % np.uint64(parts)).astype(np.int64)
 
 
 class CrossCheck:

@@ -1,12 +1,14 @@
 """Streamed runs: extracts larger than memory, read in pieces of at most ``--chunk-lines``.
 
-Two passes over the extracts. The first reads only the key columns, to find duplicate keys and
-account conflicts over the whole run (:mod:`pricing.billing.crosscheck`). The second checks and
-prices each piece with the same functions as an in-memory run, appends its rejects to
-rejects.csv (pieces come in file order), adds up counts, totals and summary parts, and spills
-its surcharge lines into buckets of sort-key ranges; the buckets are then sorted one at a time
-and appended to surcharges.csv. Memory follows the piece size, not the file, and the bytes are
-those of an in-memory run, which is the one-piece case.
+Two passes. The first parses each piece once: its key fields go to the cross-piece checks
+(:mod:`pricing.billing.crosscheck`, duplicate keys and account conflicts anywhere in the run),
+its parsed lines to a spill file. The second checks and prices each piece with the same
+functions as an in-memory run, appends its rejects to rejects.csv (pieces come in file order),
+adds up counts, totals and summary parts, and spills its surcharge lines into buckets of
+sort-key ranges; the buckets are then sorted one at a time and appended to surcharges.csv.
+Memory follows the piece size, not the file, and the bytes are those of an in-memory run,
+which is the one-piece case. Spill files live in the run's temporary directory and are gone
+when it is published.
 """
 
 from __future__ import annotations
@@ -116,19 +118,20 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     with RunDirectory(out) as run_dir, tempfile.TemporaryDirectory(
             prefix=".spill-", dir=run_dir.path("")) as spill:
         check = CrossCheck(Path(spill), pieces, opts.period, expected)
-        opts.progress.step(f"first pass: keys of about {expected} lines in {pieces} pieces")
+        opts.progress.step(f"first pass: reading about {expected} lines in {pieces} pieces")
         inputs = list(classified.inputs)
-        for path, sha, rows in _key_pass(opts, scans, check):
+        cache = _LineCache(Path(spill))
+        for path, sha, rows in _first_pass(opts, scans, check, cache):
             inputs.append(input_entry("billing", path, sha, rows))
         check.finish()
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
         tally = _Tally()
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
-        for number, piece in enumerate(_pieces(opts, scans, columns=None)):
+        for number, piece in enumerate(cache.pieces()):
             opts.progress.step(f"second pass: piece {number + 1}, {piece.lines.num_rows} lines")
             month = _price_piece(opts, piece, check, classified, components)
-            surcharges = surcharge_table(month)
+            surcharges = surcharge_table(month, ordered=False)  # the buckets sort
             rejects.write(month.rejects)
             tally.add(month, surcharges)
             buckets.add(surcharges)
@@ -177,23 +180,11 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
     return outputs
 
 
-def _key_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck
-              ) -> list[tuple[Path, str, int]]:
-    """Feed every line's keys to ``check``; the checksum and data rows of each file."""
+def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
+                cache: _LineCache) -> list[tuple[Path, str, int]]:
+    """Parse every piece once: its keys go to ``check``, its lines to ``cache`` for the
+    second pass. Returns the checksum and data rows of each file."""
     inputs = []
-    readers = []
-    for piece in _pieces(opts, scans, columns=KEY_COLUMNS, readers=readers):
-        table = piece.lines
-        keys = line_keys(*(table[f"raw_{name}"].combine_chunks() for name in KEY_COLUMNS))
-        check.add(piece.first_row, keys)
-    for path, (reader, rows) in zip(opts.billing, readers, strict=True):
-        inputs.append((Path(path), reader.sha256, rows))
-    return inputs
-
-
-def _pieces(opts: RunOptions, scans: list[FileScan], columns: tuple[str, ...] | None,
-            readers: list | None = None) -> Iterator[_Piece]:
-    """The raw lines of every file, piece by piece, numbered across the run."""
     first_row = 0
     for order, (path, scan) in enumerate(zip(opts.billing, scans, strict=True)):
         source = str(path)
@@ -203,22 +194,43 @@ def _pieces(opts: RunOptions, scans: list[FileScan], columns: tuple[str, ...] | 
         for piece in reader:
             if found is None:
                 found = extract_columns(reader.header, source)
-            wanted = None if columns is None else [found[c] for c in columns if c in found]
             table, lines = parse_records(piece.body, reader.header, source,
-                                         first_line=piece.first_line, has_header=False,
-                                         columns=wanted)
-            if columns is not None:
-                found_here = {c: found[c] for c in columns if c in found}
-            else:
-                found_here = found
-            yield _Piece(raw_lines(table, lines, found_here, Path(path).name, order),
-                         first_row)
-            first_row += table.num_rows
-            rows += table.num_rows
+                                         first_line=piece.first_line, has_header=False)
+            del piece
+            raw = raw_lines(table, lines, found, Path(path).name, order)
+            del table
+            check.add(first_row, line_keys(*(raw[f"raw_{name}"].combine_chunks()
+                                             for name in KEY_COLUMNS)))
+            cache.add(_Piece(raw, first_row))
+            first_row += raw.num_rows
+            rows += raw.num_rows
         if found is None:
             _no_rows(reader, source)
-        if readers is not None:
-            readers.append((reader, rows))
+        inputs.append((Path(path), reader.sha256, rows))
+    return inputs
+
+
+class _LineCache:
+    """The parsed lines of each piece, kept on disk between the two passes (Arrow IPC, read
+    back memory-mapped): the CSV is parsed once."""
+
+    def __init__(self, spill: Path) -> None:
+        self.spill = spill
+        self.starts: list[int] = []
+
+    def add(self, piece: _Piece) -> None:
+        path = self.spill / f"lines-{len(self.starts):05d}.arrow"
+        with pa.ipc.new_file(path, piece.lines.schema) as writer:
+            writer.write_table(piece.lines)
+        self.starts.append(piece.first_row)
+
+    def pieces(self) -> Iterator[_Piece]:
+        for number, first_row in enumerate(self.starts):
+            path = self.spill / f"lines-{number:05d}.arrow"
+            with pa.memory_map(str(path)) as source:
+                lines = pa.ipc.open_file(source).read_all().combine_chunks()
+            yield _Piece(lines, first_row)
+            path.unlink()
 
 
 def _no_rows(reader: PieceReader, source: str) -> None:
