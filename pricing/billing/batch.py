@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from pricing.classify.table import Classification, apply_overrides, classify
 from pricing.errors import InputError, RejectRateExceeded, raise_if_any
 from pricing.progress import SILENT, Progress
 from pricing.spec.tariff import UNITS
+
+if TYPE_CHECKING:
+    from pricing.billing.distributed import ClusterPricer
 
 SURCHARGE_COLUMNS = ["period", "utility", "account_id", "enterprise_id", "district",
                      "industry_code", "rulebook", "class", "rule_id", "component_id", "band",
@@ -129,9 +133,12 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
 
 
 def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
-                components: list[InForce]) -> Priced:
-    """Price clean lines in this process or, with ``--cluster``, on the cluster."""
+                components: list[InForce], pricer: ClusterPricer | None = None) -> Priced:
+    """Price clean lines in this process or, with ``--cluster``, on the cluster (through
+    ``pricer`` when one is open)."""
     classification = classified.classification
+    if pricer is not None:
+        return pricer.price(lines)
     if opts.cluster:
         from pricing.billing.distributed import price_on_cluster
 

@@ -74,44 +74,76 @@ def _connect(kind: str, value: int | str, spec: str) -> tuple[Any, Any]:
 
 def price_on_cluster(spec: str, lines: pd.DataFrame, classification: pd.DataFrame,
                      facts: dict[str, pd.DataFrame], components: list[InForce]) -> Priced:
-    """Price ``lines`` on the cluster named by ``spec``; same result as ``price_lines``.
+    """Price ``lines`` on the cluster named by ``spec``; same result as ``price_lines``."""
+    with ClusterPricer(spec, classification, facts, components) as pricer:
+        return pricer.price(lines)
+
+
+class ClusterPricer:
+    """A connection to the cluster with the verdicts already on every worker: a streamed run
+    prices all its pieces through one, instead of starting a cluster per piece.
 
     Only what pricing reads travels: the six priced columns of each slice, the verdict
     columns of the classification (not the evidence), the facts of stepped rulebooks.
     """
-    kind, value = parse_cluster(spec)
-    lines = lines[PRICING_COLUMNS].reset_index(drop=True)
-    classification = classification[VERDICT_COLUMNS]
-    stepped = {item.component.rulebook for item in components
-               if isinstance(item.component, Stepped)}
-    facts = {name: frame for name, frame in facts.items() if name in stepped}
-    with _quiet():
-        client, cluster = _connect(kind, value, spec)
-        try:
-            results = _run(client, lines, classification, facts, components)
-        except ClusterError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a remote failure becomes one message
-            raise ClusterError(f"--cluster {spec}: pricing failed on the cluster "
-                               f"({type(exc).__name__}: {exc}); is the same diffprice version "
-                               "installed on every worker?") from None
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    if not results:
-        return price_lines(lines, classification, facts, components)
-    return Priced(pd.concat([r.surcharges for r in results], ignore_index=True),
-                  pd.concat([r.faults for r in results], ignore_index=True))
+
+    def __init__(self, spec: str, classification: pd.DataFrame,
+                 facts: dict[str, pd.DataFrame], components: list[InForce]) -> None:
+        self.spec = spec
+        stepped = {item.component.rulebook for item in components
+                   if isinstance(item.component, Stepped)}
+        self.classification = classification[VERDICT_COLUMNS]
+        self.facts = {name: frame for name, frame in facts.items() if name in stepped}
+        self.components = components
+        self._client: Any = None
+        self._cluster: Any = None
+        self._shared: Any = None
+
+    def __enter__(self) -> ClusterPricer:
+        kind, value = parse_cluster(self.spec)
+        with _quiet():
+            self._client, self._cluster = _connect(kind, value, self.spec)
+            try:
+                self._shared = self._client.scatter(
+                    [self.classification, self.facts, self.components], broadcast=True)
+            except Exception as exc:  # noqa: BLE001 - a remote failure becomes one message
+                self.__exit__(None, None, None)
+                raise self._failed(exc) from None
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with _quiet():
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        self._client = self._cluster = None
+
+    def _failed(self, exc: Exception) -> ClusterError:
+        return ClusterError(f"--cluster {self.spec}: pricing failed on the cluster "
+                            f"({type(exc).__name__}: {exc}); is the same diffprice version "
+                            "installed on every worker?")
+
+    def price(self, lines: pd.DataFrame) -> Priced:
+        lines = lines[PRICING_COLUMNS].reset_index(drop=True)
+        if lines.empty:
+            return price_lines(lines, self.classification, self.facts, self.components)
+        with _quiet():
+            try:
+                results = _run(self._client, lines, self._shared)
+            except ClusterError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a remote failure becomes one message
+                raise self._failed(exc) from None
+        return Priced(pd.concat([r.surcharges for r in results], ignore_index=True),
+                      pd.concat([r.faults for r in results], ignore_index=True))
 
 
-def _run(client: Any, lines: pd.DataFrame, classification: pd.DataFrame,
-         facts: dict[str, pd.DataFrame], components: list[InForce]) -> list[Priced]:
+def _run(client: Any, lines: pd.DataFrame, shared: list[Any]) -> list[Priced]:
     """One task per contiguous slice, at least one per worker; results in slice order."""
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     parts = max(workers, -(-len(lines) // ROWS_PER_PARTITION))
     bounds = np.linspace(0, len(lines), parts + 1).astype(int)
-    shared = client.scatter([classification, facts, components], broadcast=True)
     futures = [client.submit(_price_slice, lines.iloc[a:b].reset_index(drop=True), int(a),
                              *shared, pure=False)
                for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]

@@ -13,11 +13,13 @@ when it is published.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -46,12 +48,15 @@ from pricing.billing.batch import (
     surcharge_table,
 )
 from pricing.billing.chunks import FileScan, PieceReader, count_newlines, scan_file
-from pricing.billing.components import in_force
+from pricing.billing.components import InForce, in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
 from pricing.billing.encoding import parse_records
 from pricing.billing.extract import check_lines, extract_columns, line_keys, raw_lines
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
 from pricing.errors import InputError
+
+if TYPE_CHECKING:
+    from pricing.billing.distributed import ClusterPricer
 
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
 BYTES_PER_LINE = 100  # extracts smaller than chunk_lines × this are not counted
@@ -128,15 +133,18 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         tally = _Tally()
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
-        for number, piece in enumerate(cache.pieces()):
-            opts.progress.step(f"second pass: piece {number + 1}, {piece.lines.num_rows} lines")
-            month = _price_piece(opts, piece, check, classified, components)
-            surcharges = surcharge_table(month, ordered=False)  # the buckets sort
-            rejects.write(month.rejects)
-            tally.add(month, surcharges)
-            buckets.add(surcharges)
-            del piece, month, surcharges  # before the next piece is read, not after
-            pa.default_memory_pool().release_unused()
+        pricer = _cluster_pricer(opts, classified, components)
+        with pricer or contextlib.nullcontext():
+            for number, piece in enumerate(cache.pieces()):
+                opts.progress.step(f"second pass: piece {number + 1}, "
+                                   f"{piece.lines.num_rows} lines")
+                month = _price_piece(opts, piece, check, classified, components, pricer)
+                surcharges = surcharge_table(month, ordered=False)  # the buckets sort
+                rejects.write(month.rejects)
+                tally.add(month, surcharges)
+                buckets.add(surcharges)
+                del piece, month, surcharges  # before the next piece is read, not after
+                pa.default_memory_pool().release_unused()
         sha, rows = rejects.close()
         outputs = [{"name": "rejects.csv", "sha256": sha, "rows": rows}]
         counts = tally.counts
@@ -151,12 +159,22 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     return written
 
 
+def _cluster_pricer(opts: RunOptions, classified: Classified, components: list[InForce]
+                    ) -> ClusterPricer | None:
+    if not opts.cluster:
+        return None
+    from pricing.billing.distributed import ClusterPricer
+
+    table = classified.classification
+    return ClusterPricer(opts.cluster, table.table, table.facts, components)
+
+
 def _price_piece(opts: RunOptions, piece: _Piece, check: CrossCheck, classified: Classified,
-                 components: list) -> MonthResult:
+                 components: list[InForce], pricer: ClusterPricer | None) -> MonthResult:
     crossed = check.faults(piece.first_row, piece.lines.num_rows)
     clean, extract_rejects = check_lines(piece.lines, opts.period, crossed)
     lines = clean.reset_index(drop=True)
-    priced = price_clean(opts, lines, classified, components)
+    priced = price_clean(opts, lines, classified, components, pricer)
     rejects = all_rejects(extract_rejects, lines, priced)
     return MonthResult(classified.classification, lines, priced, rejects,
                        len(clean) + len(extract_rejects), [], classified.enterprises)

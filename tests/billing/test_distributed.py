@@ -47,6 +47,18 @@ def test_local_cluster_outputs_are_byte_identical(sample: Path, tmp_path: Path) 
             (tmp_path / "single" / name).read_bytes(), name
 
 
+def test_streamed_cluster_run_is_byte_identical(sample: Path, tmp_path: Path) -> None:
+    """Pieces priced through one cluster connection give the single-process bytes."""
+    single = _run(sample, tmp_path / "single")
+    streamed = _run(sample, tmp_path / "streamed", "--cluster", "local:2", "--chunk-lines",
+                    "300")
+    assert single.returncode == 0, single.stderr
+    assert streamed.returncode == 0, streamed.stderr
+    for name in (*OUTPUTS, "manifest.json"):
+        assert (tmp_path / "streamed" / name).read_bytes() == \
+            (tmp_path / "single" / name).read_bytes(), name
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
