@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,20 +156,63 @@ class CsvTable:
 
 def read_csv_table(path: Path, *, encoding: str | None = None,
                    source: str | None = None) -> CsvTable:
-    """Read a CSV file with every column as Arrow text; InputError if it cannot be read."""
+    """Read a CSV file with every column as Arrow text; InputError if it cannot be read.
+
+    The checksum is computed in a second thread while Arrow parses (both release the GIL).
+    A file that may be UTF-8 is handed to Arrow as it is, since Arrow checks every text cell
+    is UTF-8 anyway; only when it finds a cell that is not does the file go through
+    :func:`to_utf8` (GB18030 detection, or the error naming the line).
+    """
     source = source if source is not None else str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
-    body = to_utf8(data, source, encoding)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+        body = _maybe_utf8(data, encoding)
+        found = None
+        if body is not None:
+            try:
+                found = _table(body, source, unchecked=True)
+            except _NotUtf8:
+                found = None
+        if found is None:
+            found = _table(to_utf8(data, source, encoding), source, unchecked=False)
+        header, table, row_lines = found
+        return CsvTable(source, header, table, row_lines, digest.result())
+
+
+class _NotUtf8(Exception):
+    """Arrow could not read bytes that were not checked to be UTF-8."""
+
+
+def _maybe_utf8(data: bytes, encoding: str | None) -> bytes | None:
+    """The bytes Arrow may read unchecked: UTF-8 (detected or asked for) without a BOM, with
+    a header line that is valid UTF-8 and unquoted (Arrow skips the header unchecked)."""
+    if encoding is not None and encoding.lower().replace("_", "-") not in ("utf-8",
+                                                                           "utf-8-sig"):
+        return None
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    first = body[: body.find(b"\n") + 1 or len(body)]
+    if b'"' in first:
+        return None
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return body
+
+
+def _table(body: bytes, source: str, unchecked: bool
+           ) -> tuple[list[str], pa.Table, np.ndarray]:
     quick = _one_line_each(body)
     if not quick and len(_record_lines(body)) == 0:
         raise InputError(source, None, None, "empty file, expected a header row")
     header = parse_header(body[: 1 << 16], source)
     table, row_lines = parse_records(body, header, source, first_line=1, has_header=True,
-                                     quick=quick)
-    return CsvTable(source, header, table, row_lines, hashlib.sha256(data).hexdigest())
+                                     quick=quick, utf8_errors=unchecked)
+    return header, table, row_lines
 
 
 def parse_header(text: bytes, source: str) -> list[str]:
@@ -183,12 +227,14 @@ def parse_header(text: bytes, source: str) -> list[str]:
 
 def parse_records(body: bytes, header: list[str], source: str, *, first_line: int,
                   has_header: bool, quick: bool | None = None,
-                  columns: list[str] | None = None) -> tuple[pa.Table, np.ndarray]:
+                  columns: list[str] | None = None,
+                  utf8_errors: bool = False) -> tuple[pa.Table, np.ndarray]:
     """Arrow text columns of the records in ``body`` and the physical line of each.
 
     ``body`` is UTF-8 and holds whole records: a file (``has_header``) or a piece of one
-    that starts on line ``first_line``. ``columns`` reads only those (a streamed run's key
-    pass). InputError when Arrow cannot parse it.
+    that starts on line ``first_line``. ``columns`` reads only those. InputError when Arrow
+    cannot parse it; with ``utf8_errors``, ``_NotUtf8`` instead (the caller then decodes the
+    file itself, so an undecodable byte is reported before a malformed record).
     """
     quick = _one_line_each(body) if quick is None else quick
     try:
@@ -203,6 +249,8 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as error:
+        if utf8_errors:  # not UTF-8, or not CSV: decoding first tells which comes first
+            raise _NotUtf8 from None
         where = "" if has_header else f" (in the records from line {first_line})"
         raise InputError(source, None, None, f"not a valid CSV file{where}: {error}") from None
     records = table.num_rows + int(has_header)

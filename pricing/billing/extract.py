@@ -162,13 +162,18 @@ def _normal_distinct_periods(text: pa.Array) -> pa.Array:
 def _key_codes(*part_codes: np.ndarray) -> np.ndarray:
     """One int code per distinct combination of the parts' codes (-1 where a part is missing).
 
-    Exact, unlike joining the texts with a separator that the data itself could contain.
+    Exact, unlike joining the texts with a separator that the data itself could contain. The
+    codes are not dense, but below ``8 × rows`` (utilities and months have few values), so
+    ``np.bincount`` counts them without a further hashing pass.
     """
-    combined = np.zeros(len(part_codes[0]), dtype=np.int64)
-    missing = np.zeros(len(part_codes[0]), dtype=bool)
+    rows = len(part_codes[0])
+    combined = np.zeros(rows, dtype=np.int64)
+    missing = np.zeros(rows, dtype=bool)
     for codes in part_codes:
         missing |= codes < 0
-        combined = _dense(combined * (codes.max(initial=0) + 2) + codes + 1)
+        combined = combined * (codes.max(initial=0) + 2) + codes + 1
+        if combined.max(initial=0) > 8 * rows + 64:  # keep codes small enough to count
+            combined = _dense(combined)
     combined[missing] = -1
     return combined
 
