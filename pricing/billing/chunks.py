@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,18 +34,6 @@ class Piece:
     first_line: int
 
 
-def count_newlines(path: Path, source: str) -> int:
-    """Newline bytes in the file, read block by block (an upper bound of its records)."""
-    total = 0
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
-                total += block.count(b"\n")
-    except OSError as error:
-        raise InputError(source, None, None, f"cannot read the file: {error.strerror}") from None
-    return total
-
-
 @dataclass(frozen=True)
 class FileScan:
     """What one cheap read of a file tells: its newlines (at least its records) and encoding."""
@@ -55,7 +44,8 @@ class FileScan:
 
 def scan_file(path: Path, source: str, encoding: str | None = None) -> FileScan:
     """Count newlines and settle the encoding as a whole-file read would: the one given, else
-    UTF-8 with a BOM, else UTF-8 when every byte decodes, else GB18030 (checked while read)."""
+    UTF-8 with a BOM, else UTF-8 when every byte decodes, else GB18030 (checked while read).
+    ASCII blocks, the usual extract, are recognised without decoding."""
     name = _checked(encoding, source)
     newlines, decoder = 0, codecs.getincrementaldecoder("utf-8")()
     try:
@@ -64,7 +54,7 @@ def scan_file(path: Path, source: str, encoding: str | None = None) -> FileScan:
                 newlines += block.count(b"\n")
                 if number == 0 and name is None and block.startswith(codecs.BOM_UTF8):
                     name = "utf-8-sig"
-                if name is None:
+                if name is None and not _plain(block, decoder):
                     try:
                         decoder.decode(block)
                     except UnicodeDecodeError:
@@ -78,6 +68,11 @@ def scan_file(path: Path, source: str, encoding: str | None = None) -> FileScan:
         except UnicodeDecodeError:
             name = "gb18030"
     return FileScan(newlines, name)
+
+
+def _plain(block: bytes, decoder: codecs.IncrementalDecoder) -> bool:
+    """ASCII, with no multi-byte character left open by the block before."""
+    return block.isascii() and not decoder.getstate()[0]
 
 
 class PieceReader:
@@ -97,7 +92,8 @@ class PieceReader:
         return self._pieces(self.encoding)
 
     def _pieces(self, encoding: str) -> Iterator[Piece]:
-        """Decode block by block; cut a piece whenever enough records have ended."""
+        """Decode block by block; cut a piece whenever enough records have ended. The
+        checksum is computed in a second thread (hashlib releases the GIL)."""
         digest = hashlib.sha256()
         decoder = codecs.getincrementaldecoder("utf-8" if encoding == "utf-8-sig"
                                                else encoding)()
@@ -109,24 +105,28 @@ class PieceReader:
         except OSError as error:
             raise InputError(self.source, None, None,
                              f"cannot read the file: {error.strerror}") from None
-        with handle:
-            first = True
+        with handle, ThreadPoolExecutor(max_workers=1) as hasher:
+            first, hashed = True, None
             while True:
                 block = handle.read(BLOCK_BYTES)
                 final = not block
-                digest.update(block)
+                if hashed is not None:
+                    hashed.result()
+                hashed = hasher.submit(digest.update, block)
                 if first and encoding != "gb18030" and block.startswith(codecs.BOM_UTF8):
                     block = block[len(codecs.BOM_UTF8):]
                 first = False
                 try:
-                    text = decoder.decode(block, final)
+                    text = block if not transcode and _plain(block, decoder) \
+                        else decoder.decode(block, final)
                 except UnicodeDecodeError as error:
                     # 0x0A is never part of a multi-byte character in UTF-8 or GB18030
                     at = line + sum(part.count(b"\n") for part in cutter.parts) \
                         + block[: max(0, error.start)].count(b"\n")
                     raise InputError(self.source, at, None, f"cannot decode as {encoding}: "
                                      f"byte {block[error.start]:#04x}") from None
-                for piece in cutter.feed(text.encode("utf-8") if transcode else block, final):
+                data = text.encode("utf-8") if transcode else block
+                for piece in cutter.feed(data, final):
                     if line == 1:
                         self.header = parse_header(piece, self.source)
                         cutter.wanted = self.records
@@ -135,51 +135,59 @@ class PieceReader:
                     line += piece.count(b"\n")
                 if final:
                     break
+            hashed.result()
         self.sha256 = digest.hexdigest()
 
 
 class _Cutter:
-    """Splits a byte stream after every ``wanted``-th record end, keeping the quote parity
-    across blocks (the stream starts at a record start). ``wanted`` may change between the
-    pieces it yields."""
+    """Splits a byte stream into pieces of whole records, at most ``wanted`` records each
+    (``wanted`` may change between the pieces it yields); the stream starts at a record start.
+
+    A piece ends at the ``wanted``-th newline, or at the first newline after it when that
+    one is inside quotes (RFC 4180 doubles quotes inside values, so a newline ends a record
+    exactly when the quotes before it, from the piece start, are even). Only the newlines of a
+    block where a piece ends are located; the others are just counted.
+    """
 
     def __init__(self) -> None:
         self.wanted = 1
         self.parts: list[bytes] = []
-        self.ends = 0  # record ends in ``parts``
-        self.odd = False  # an odd number of quotes seen so far
+        self.newlines = 0  # in ``parts``
+        self.quotes = 0  # in ``parts``
 
     def feed(self, data: bytes, final: bool) -> Iterator[bytes]:
-        if not self.odd and b'"' not in data:  # every newline ends a record: count them
-            ends_here = data.count(b"\n")
-            if self.ends + ends_here < self.wanted:
-                if data:
-                    self.parts.append(data)
-                    self.ends += ends_here
-                if final and self.parts:
-                    yield b"".join(self.parts)
-                    self.parts, self.ends = [], 0
-                return
-        raw = np.frombuffer(data, dtype=np.uint8)
-        ends = np.flatnonzero(raw == _NEWLINE)
-        if self.odd or b'"' in data:
-            quotes = np.flatnonzero(raw == _QUOTE)
-            before = np.searchsorted(quotes, ends) + int(self.odd)
-            ends = ends[before % 2 == 0]
-            self.odd ^= bool(len(quotes) % 2)
-        start, used = 0, 0
-        while self.ends + len(ends) - used >= self.wanted:
-            take = self.wanted - self.ends
-            cut = int(ends[used + take - 1]) + 1
-            used += take
+        start, positions, at = 0, np.zeros(0, dtype=np.int64), 0
+        located = False
+        while True:
+            remaining = len(positions) - at if located else data.count(b"\n", start)
+            if self.newlines + remaining < self.wanted or remaining == 0:
+                break
+            if not located:
+                positions = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+                at, located = int(np.searchsorted(positions, start)), True
+            index, cut = at + max(0, self.wanted - self.newlines - 1), -1
+            quotes, counted = self.quotes, start
+            while index < len(positions):
+                end = int(positions[index])
+                quotes += data.count(b'"', counted, end)
+                counted = end
+                if quotes % 2 == 0:
+                    cut = end + 1
+                    break
+                index += 1
+            if cut < 0:  # a quoted value goes on in the next block
+                break
             yield b"".join([*self.parts, data[start:cut]])
-            self.parts, self.ends, start = [], 0, cut
+            self.parts, self.newlines, self.quotes = [], 0, 0
+            start, at = cut, index + 1
         if start < len(data):
-            self.parts.append(data[start:])
-            self.ends += len(ends) - used
+            rest = data[start:]
+            self.parts.append(rest)
+            self.newlines += rest.count(b"\n")
+            self.quotes += rest.count(b'"')
         if final and self.parts:
             yield b"".join(self.parts)
-            self.parts, self.ends = [], 0
+            self.parts, self.newlines, self.quotes = [], 0, 0
 
 
 def _checked(encoding: str | None, source: str) -> str | None:

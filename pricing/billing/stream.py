@@ -47,7 +47,7 @@ from pricing.billing.batch import (
     summary_parts,
     surcharge_table,
 )
-from pricing.billing.chunks import FileScan, PieceReader, count_newlines, scan_file
+from pricing.billing.chunks import FileScan, PieceReader, scan_file
 from pricing.billing.components import InForce, in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
 from pricing.billing.encoding import parse_records
@@ -70,8 +70,8 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
     """The scans of the extracts when they hold more lines than one piece, else None.
 
     Files below ``BYTES_PER_LINE`` bytes a line in all are not read for this (a billing
-    line is longer); larger ones have their newlines counted: a file's data lines are at most
-    its newlines, and the header takes one.
+    line is longer); larger ones are scanned: a file's data lines are at most its newlines,
+    and the header takes one.
     """
     try:
         size = sum(Path(path).stat().st_size for path in paths)
@@ -79,9 +79,10 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
         return None  # the in-memory reader reports the file it cannot read
     if size <= chunk_lines * BYTES_PER_LINE:
         return None
-    if sum(count_newlines(Path(path), str(path)) for path in paths) <= chunk_lines + len(paths):
+    scans = [scan_file(Path(path), str(path), encoding) for path in paths]
+    if sum(scan.newlines for scan in scans) <= chunk_lines + len(paths):
         return None
-    return [scan_file(Path(path), str(path), encoding) for path in paths]
+    return scans
 
 
 @dataclass

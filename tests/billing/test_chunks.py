@@ -40,6 +40,7 @@ def _pieces(path: Path, records: int, encoding: str | None = None
     reader = PieceReader(path, path.name, records, found.encoding)
     parsed = [parse_records(p.body, reader.header, path.name, first_line=p.first_line,
                             has_header=False) for p in reader]
+    assert all(table.num_rows <= records for table, _ in parsed)  # a piece's bound holds
     if not parsed:
         return reader, pa.table({}), np.zeros(0, dtype=np.int64)
     return (reader, pa.concat_tables([t for t, _ in parsed]),
