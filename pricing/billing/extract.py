@@ -287,17 +287,19 @@ class CrossFaults:
         return cls(lines_per_key, owners)
 
 
-def check_lines(lines: pa.Table, period: str | None,
-                crossed: CrossFaults | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None = None,
+                keys: Keys | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw lines (:func:`raw_lines`) into clean lines and rejects (module docstring).
 
     ``crossed`` brings the duplicate and conflict counts of a streamed run, found over all
-    its pieces; without it they are counted among ``lines``.
+    its pieces; without it they are counted among ``lines``. ``keys``, when the caller has
+    them already, are :func:`line_keys` of ``lines``.
     """
     raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
                 pa.array([], pa.string()) for name in COLUMNS}
-    keys = line_keys(raw_text["utility"], raw_text["account_id"], raw_text["enterprise_id"],
-                     raw_text["period"])
+    if keys is None:
+        keys = line_keys(raw_text["utility"], raw_text["account_id"],
+                         raw_text["enterprise_id"], raw_text["period"])
     text = {name: _trimmed(raw_text[name]) for name, _ in _NUMBERS}
     utility, account_id, month = keys.utility, keys.account_id, keys.month
     enterprise_ok = keys.enterprise_ok

@@ -51,7 +51,7 @@ from pricing.billing.chunks import FileScan, PieceReader, scan_file
 from pricing.billing.components import InForce, in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
 from pricing.billing.encoding import parse_records
-from pricing.billing.extract import check_lines, extract_columns, line_keys, raw_lines
+from pricing.billing.extract import Keys, check_lines, extract_columns, line_keys, raw_lines
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
 from pricing.errors import InputError
 
@@ -87,10 +87,11 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
 
 @dataclass
 class _Piece:
-    """Raw lines of one piece and their place among the run's lines."""
+    """Raw lines of one piece, their place among the run's lines and their keys."""
 
     lines: pa.Table
     first_row: int
+    keys: Keys | None = None
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _cluster_pricer(opts: RunOptions, classified: Classified, components: list[I
 def _price_piece(opts: RunOptions, piece: _Piece, check: CrossCheck, classified: Classified,
                  components: list[InForce], pricer: ClusterPricer | None) -> MonthResult:
     crossed = check.faults(piece.first_row, piece.lines.num_rows)
-    clean, extract_rejects = check_lines(piece.lines, opts.period, crossed)
+    clean, extract_rejects = check_lines(piece.lines, opts.period, crossed, piece.keys)
     lines = clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer)
     rejects = all_rejects(extract_rejects, lines, priced)
@@ -218,9 +219,9 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
             del piece
             raw = raw_lines(table, lines, found, Path(path).name, order)
             del table
-            check.add(first_row, line_keys(*(raw[f"raw_{name}"].combine_chunks()
-                                             for name in KEY_COLUMNS)))
-            cache.add(_Piece(raw, first_row))
+            keys = line_keys(*(raw[f"raw_{name}"].combine_chunks() for name in KEY_COLUMNS))
+            check.add(first_row, keys)
+            cache.add(_Piece(raw, first_row, keys))
             first_row += raw.num_rows
             rows += raw.num_rows
         if found is None:
@@ -230,25 +231,43 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
 
 
 class _LineCache:
-    """The parsed lines of each piece, kept on disk between the two passes (Arrow IPC, read
-    back memory-mapped): the CSV is parsed once."""
+    """The parsed lines of each piece and their keys, kept on disk between the two passes
+    (Arrow IPC, read back memory-mapped): the CSV is parsed and the keys found once."""
 
     def __init__(self, spill: Path) -> None:
         self.spill = spill
         self.starts: list[int] = []
 
     def add(self, piece: _Piece) -> None:
+        keys = piece.keys
+        assert keys is not None
+        table = piece.lines
+        for name, column in (("utility", keys.utility), ("account_id", keys.account_id),
+                             ("month", keys.month), ("enterprise_id", keys.enterprise_id),
+                             ("enterprise_ok", pa.array(keys.enterprise_ok)),
+                             ("enterprise_code", pa.array(keys.enterprise_codes))):
+            table = table.append_column(f"key_{name}", column)
         path = self.spill / f"lines-{len(self.starts):05d}.arrow"
-        with pa.ipc.new_file(path, piece.lines.schema) as writer:
-            writer.write_table(piece.lines)
+        with pa.ipc.new_file(path, table.schema) as writer:
+            writer.write_table(table)
         self.starts.append(piece.first_row)
 
     def pieces(self) -> Iterator[_Piece]:
         for number, first_row in enumerate(self.starts):
             path = self.spill / f"lines-{number:05d}.arrow"
             with pa.memory_map(str(path)) as source:
-                lines = pa.ipc.open_file(source).read_all().combine_chunks()
-            yield _Piece(lines, first_row)
+                table = pa.ipc.open_file(source).read_all().combine_chunks()
+            column = {name: table[f"key_{name}"].chunk(0) if table.num_rows else
+                      pa.array([], table.schema.field(f"key_{name}").type)
+                      for name in ("utility", "account_id", "month", "enterprise_id",
+                                   "enterprise_ok", "enterprise_code")}
+            keys = Keys(column["utility"], column["account_id"], column["month"],
+                        column["enterprise_id"],
+                        column["enterprise_ok"].to_numpy(zero_copy_only=False),
+                        column["enterprise_code"].to_numpy(zero_copy_only=False))
+            lines = table.drop_columns([f"key_{name}" for name in column])
+            del table
+            yield _Piece(lines, first_row, keys)
             path.unlink()
 
 
