@@ -136,7 +136,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
-        with pricer or contextlib.nullcontext():
+        with contextlib.closing(rejects), pricer or contextlib.nullcontext():
             for number, piece in enumerate(cache.pieces()):
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{piece.lines.num_rows} lines")

@@ -53,6 +53,14 @@ def test_golden_run_in_pieces_is_byte_identical(in_memory: Path, tmp_path: Path,
     assert manifest["counts"]["billing_rows"] == 24
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_output_encodings_in_pieces(tmp_path: Path, encoding: str) -> None:
+    whole = run(tmp_path / "whole", "--encoding", encoding)
+    pieces = run(tmp_path / "pieces", "--encoding", encoding, "--chunk-lines", "4")
+    assert whole.exit_code == pieces.exit_code == 0, pieces.output
+    assert same_files(tmp_path / "whole", tmp_path / "pieces") == []
+
+
 def test_several_files_encodings_and_headers_in_pieces(tmp_path: Path) -> None:
     """Duplicates and account conflicts across files and pieces; GB18030 with Chinese
     headers in the second file; lines named by their own file and line."""
