@@ -19,6 +19,13 @@ import pyarrow.compute as pc
 INT64_MAX = np.iinfo(np.int64).max
 _MAX_DIGITS = 18  # any 18-digit integer fits int64
 _FAST_PATH_BOUND = 2.0**62  # q·r·d below this fits int64 with room for the rounding term
+# q·r·d below 2^94 (so the quotient is below 2^61) with r·d in int64 and days_in_month at most
+# 10^5: a float quotient is off by a few thousand at most, so its remainder fits int64.
+_WIDE_BOUND = 2.0**94
+_WIDE_MONTHS = 100_000
+# "0000" … "9999" as 4-byte words: a value's digits are looked up four at a time.
+_FOUR_DIGITS = np.frombuffer("".join(f"{v:04d}" for v in range(10_000)).encode(),
+                             dtype=np.uint32)
 _DECIMAL_TEXT = r"^(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?$"
 
 
@@ -133,18 +140,21 @@ def _parse_general(stripped: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
 
 
 def _int64_values(series: pd.Series | np.ndarray, name: str) -> np.ndarray:
+    if isinstance(series, np.ndarray) and series.dtype.kind == "i":
+        return series.astype(np.int64, copy=False)  # plain integers: nothing is missing
     values = pd.Series(series)
     if values.isna().any():
         raise ValueError(f"{name} has missing values")
     return values.to_numpy(dtype=np.int64)
 
 
-def amount_fen(quantity_milli: pd.Series, rate_nano: pd.Series, days: pd.Series,
-               days_in_month: pd.Series) -> pd.Series:
+def amount_fen(quantity_milli: pd.Series | np.ndarray, rate_nano: pd.Series | np.ndarray,
+               days: pd.Series | np.ndarray, days_in_month: pd.Series | np.ndarray) -> pd.Series:
     """Exact ``round_half_up(q × r × d / (D × 10^10))`` per line, in fen (int64).
 
     Rows whose product provably fits int64 (a float upper bound below 2^62, far beyond float
-    error) are computed in int64; the others in exact Python integers. Inputs must be
+    error) are computed in int64; products up to 2^94 by a float quotient corrected with the
+    exact remainder (:func:`_fen_wide`); any others in exact Python integers. Inputs must be
     non-negative with ``days_in_month`` positive (amounts are never negative); a result that
     does not fit int64 raises OverflowError rather than wrap.
     """
@@ -157,11 +167,21 @@ def amount_fen(quantity_milli: pd.Series, rate_nano: pd.Series, days: pd.Series,
         raise ValueError("amount_fen needs non-negative quantities, rates and days, and "
                          "positive days_in_month")
     denominator = month * 10**10
-    bound = q.astype(np.float64) * r.astype(np.float64) * d.astype(np.float64)
+    rate_days = r.astype(np.float64) * d
+    bound = q.astype(np.float64) * rate_days
     fast = bound < _FAST_PATH_BOUND
+    if fast.all():  # the usual case: no masks, no copies
+        fen = (q * r * d + denominator // 2) // denominator
+        return pd.Series(fen, index=index, dtype=np.int64)
+    wide = (rate_days < _FAST_PATH_BOUND) & (bound < _WIDE_BOUND) & (month <= _WIDE_MONTHS)
+    if wide.all():  # exact for the fast rows too: one pass, no masks
+        return pd.Series(_fen_wide(q, r * d, denominator, bound), index=index,
+                         dtype=np.int64)
     fen = np.empty(len(q), dtype=np.int64)
     fen[fast] = (q[fast] * r[fast] * d[fast] + denominator[fast] // 2) // denominator[fast]
-    slow = ~fast
+    wide &= ~fast
+    fen[wide] = _fen_wide(q[wide], r[wide] * d[wide], denominator[wide], bound[wide])
+    slow = ~fast & ~wide
     if slow.any():
         den = denominator[slow].astype(object)
         exact = (q[slow].astype(object) * r[slow].astype(object) * d[slow].astype(object)
@@ -170,6 +190,21 @@ def amount_fen(quantity_milli: pd.Series, rate_nano: pd.Series, days: pd.Series,
             raise OverflowError("a surcharge amount does not fit a 64-bit integer of fen")
         fen[slow] = np.array(exact, dtype=np.int64)
     return pd.Series(fen, index=index, dtype=np.int64)
+
+
+def _fen_wide(q: np.ndarray, rate_days: np.ndarray, denominator: np.ndarray,
+              product: np.ndarray) -> np.ndarray:
+    """``(q·rate_days + den // 2) // den`` exactly where the product may overflow int64.
+
+    The quotient is estimated from ``product`` (``q·rate_days`` in float64, relative error
+    below 2^-50), then corrected by the exact remainder ``q·rate_days + den // 2 −
+    estimate·den``: each term wraps modulo 2^64, but the remainder itself is small, so the
+    wrapped difference is its true value."""
+    half = denominator // 2
+    estimate = np.floor((product + half) / denominator).astype(np.int64)
+    wrapped = (q.astype(np.uint64) * rate_days.astype(np.uint64) + half.astype(np.uint64)
+               - estimate.astype(np.uint64) * denominator.astype(np.uint64))
+    return estimate + wrapped.view(np.int64) // denominator
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:
@@ -218,26 +253,76 @@ def decimal_round_scaled(value: Decimal, scale: int) -> int:
 def format_fixed(values: pd.Series, scale: int) -> pd.Series:
     """Scaled integers as plain decimals with exactly ``scale`` decimals (``1234``, 2 → ``12.34``;
     ``-5`` → ``-0.05``); ``<NA>`` stays ``<NA>``. SPEC outputs: no exponent, no float noise."""
-    integers = pd.Series(values).astype(pd.Int64Dtype())
-    missing = integers.isna().to_numpy()
-    raw = integers.to_numpy(dtype=np.int64, na_value=0)
-    magnitude = np.abs(raw).astype(np.uint64)
-    unit = np.uint64(10**scale)
-    whole = pc.cast(pa.array(magnitude // unit, mask=missing), pa.string())
-    sign = pa.array(np.where(raw < 0, "-", ""), type=pa.string())
-    if scale == 0:
-        text = pc.binary_join_element_wise(sign, whole, "")
-    else:
-        frac = pc.utf8_lpad(pc.cast(pa.array(magnitude % unit), pa.string()), scale, "0")
-        text = pc.binary_join_element_wise(sign, whole, ".", frac, "")
-    return pd.Series(text.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get).array,
-                     index=integers.index, dtype=pd.StringDtype())
+    return _scaled_text(values, scale, trim=False)
 
 
 def format_trimmed(values: pd.Series, scale: int) -> pd.Series:
     """Like :func:`format_fixed` without trailing zeros (rates: ``100000000`` nano → ``0.1``,
     ``0`` → ``0``)."""
-    fixed = format_fixed(values, scale)
-    if scale == 0:
-        return fixed
-    return fixed.str.rstrip("0").str.rstrip(".")
+    return _scaled_text(values, scale, trim=True)
+
+
+def _scaled_text(values: pd.Series, scale: int, *, trim: bool) -> pd.Series:
+    """The text of scaled integers, built as bytes in numpy (amount columns have half a
+    million rows, and Arrow's integer-to-text cast and joins cost several times more).
+
+    Each value becomes a row of zero-padded ASCII digits, four at a time from a table, with
+    a slot for the sign and one for the point; the kept bytes of each row are contiguous
+    (sign, whole digits, point, fraction less any trimmed zeros) and, read row by row,
+    are the UTF-8 data of an Arrow string array.
+    """
+    integers = pd.Series(values).astype(pd.Int64Dtype())
+    missing = integers.isna().to_numpy()
+    raw = integers.to_numpy(dtype=np.int64, na_value=0)
+    magnitude = np.abs(raw).astype(np.uint64)  # |−2^63| wraps to 2^63, still exact
+    digits = _ascii_digits(magnitude, scale + 1)
+    whole_width = digits.shape[1] - scale
+    point = 1 + whole_width  # column of the point; column 0 is a spare sign slot
+    width = point + (1 + scale if scale else 0)
+    body = np.empty((len(raw), width), dtype=np.uint8)
+    body[:, 0] = ord("0")
+    body[:, 1:point] = digits[:, :whole_width]
+    if scale:
+        body[:, point] = ord(".")
+        body[:, point + 1:] = digits[:, whole_width:]
+    negative = raw < 0
+    start = point - _digit_count(magnitude // np.uint64(10**scale), whole_width) - negative
+    body[np.flatnonzero(negative), start[negative]] = ord("-")
+    end = np.full(len(raw), width, dtype=np.int64)
+    if trim and scale:
+        fraction = magnitude % np.uint64(10**scale)
+        zeros = sum((fraction % np.uint64(10**k) == 0).astype(np.int64)
+                    for k in range(1, scale + 1))
+        end -= zeros + (zeros == scale)  # a fraction of zeros takes its point along
+    start[missing] = end[missing] = 0
+    spans = np.arange(width + 1)
+    kept = ((spans[:-1] >= spans[:, None, None]) & (spans[:-1] < spans[None, :, None]))
+    data = body[kept.reshape(-1, width).take(start * (width + 1) + end, axis=0)]
+    offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum(end - start, out=offsets[1:])
+    validity = (pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any()
+                else None)
+    text = pa.LargeStringArray.from_buffers(len(raw), pa.py_buffer(offsets),
+                                            pa.py_buffer(data), validity)
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=integers.index)
+
+
+def _ascii_digits(magnitude: np.ndarray, least: int) -> np.ndarray:
+    """Rows of ASCII digits, zero-padded on the left to a multiple of 4 and at least
+    ``least``, one row per value."""
+    widest = max(len(str(int(magnitude.max(initial=0)))), least)
+    groups = -(-widest // 4)
+    quads = np.empty((len(magnitude), groups), dtype=np.uint32)
+    rest = magnitude
+    for group in range(groups - 1, -1, -1):
+        rest, low = np.divmod(rest, np.uint64(10_000))
+        quads[:, group] = _FOUR_DIGITS.take(low)
+    return quads.view(np.uint8).reshape(len(magnitude), 4 * groups)
+
+
+def _digit_count(values: np.ndarray, most: int) -> np.ndarray:
+    """How many digits each value has (0 has one), for values of at most ``most`` digits."""
+    count = np.ones(len(values), dtype=np.int64)
+    for power in range(1, most):
+        count += values >= np.uint64(10**power)
+    return count

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
-_SPECIAL_BYTES = tuple(b'",\r\n')
-_CHUNK_ROWS = 262_144
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[list(b'",\r\n')] = True
+_CHUNK_ROWS = 131_072
 _BARE = pa_csv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
 
 
@@ -59,20 +61,20 @@ def _needs_quotes(array: pa.Array) -> np.ndarray | None:
     """Rows holding a comma, quote, CR or LF, found by scanning the UTF-8 bytes at once.
 
     Those four are ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character, so
-    a byte scan plus the offsets tells which rows they fall in; None when no row has one.
+    a byte scan reduced over each row's span of bytes tells which rows hold one; None when
+    no row does.
     """
     _, offsets, data = array.buffers()
     if data is None or len(array) == 0:
         return None
     bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     text = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
-    special = np.flatnonzero(np.logical_or.reduce([text == byte for byte in _SPECIAL_BYTES]))
-    if special.size == 0:
+    special = np.zeros(len(text) + 1, dtype=bool)  # a False past the end for empty last rows
+    np.take(_SPECIAL, text, out=special[:-1])
+    if not special.any():
         return None
-    rows = np.searchsorted(bounds, special + bounds[0], side="right") - 1
-    mask = np.zeros(len(array), dtype=bool)
-    mask[rows] = True
-    return mask
+    # An empty row's span would read its neighbour's first byte: such rows never need quotes.
+    return np.logical_or.reduceat(special, bounds[:-1] - bounds[0]) & (np.diff(bounds) > 0)
 
 
 def _quote(array: pa.Array) -> pa.Array:
@@ -83,7 +85,7 @@ def _quote(array: pa.Array) -> pa.Array:
     quoted = pc.binary_join_element_wise(
         _text('"'), pc.replace_substring(array, '"', '""'), _text('"'), _text("")
     )
-    return pc.if_else(pa.array(needs), quoted, array)
+    return quoted if needs.all() else pc.if_else(pa.array(needs), quoted, array)
 
 
 def _bare_lines(columns: list[pa.Array]) -> memoryview | None:
@@ -111,8 +113,7 @@ def _csv_lines(columns: list[pa.Array]) -> memoryview:
     if len(fields) == 1:
         # A lone empty field would be a blank line, which CSV readers skip: write it as "".
         fields[0] = pc.if_else(pc.equal(fields[0], ""), _text('""'), fields[0])
-    line_end = pa.array([""] * rows, type=pa.large_string())
-    fields[-1] = pc.binary_join_element_wise(fields[-1], line_end, _text("\r\n"))
+    fields[-1] = pc.binary_join_element_wise(fields[-1], _text(""), _text("\r\n"))
     lines = pc.binary_join_element_wise(*fields, _text(","))
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
@@ -154,13 +155,31 @@ class CsvWriter:
         self._digest.update(chunk)
 
     def write(self, frame: pd.DataFrame) -> None:
-        """Append the rows of ``frame`` (its columns in the writer's order)."""
+        """Append the rows of ``frame`` (its columns in the writer's order).
+
+        A chunk is hashed and written by a helper thread while the next one is built (both
+        release the GIL); one chunk at a time, so the bytes keep their order."""
         whole = [_text_array(frame[name], name) for name in self.columns]
-        for start in range(0, len(frame), _CHUNK_ROWS):
-            columns = [column.slice(start, _CHUNK_ROWS) for column in whole]
-            lines = _bare_lines(columns) if len(columns) > 1 else None
-            self._emit(_encode(_csv_lines(columns) if lines is None else lines, self.encoding))
+        chunks = (self._chunk([column.slice(start, _CHUNK_ROWS) for column in whole])
+                  for start in range(0, len(frame), _CHUNK_ROWS))
+        if len(frame) <= _CHUNK_ROWS:
+            for chunk in chunks:
+                self._emit(chunk)
+        else:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending: Future[None] | None = None
+                for chunk in chunks:
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(self._emit, chunk)
+                if pending is not None:
+                    pending.result()
         self.rows += len(frame)
+
+    def _chunk(self, columns: list[pa.Array]) -> bytes | memoryview:
+        """The encoded lines of one chunk: Arrow's writer when no field needs quotes."""
+        lines = _bare_lines(columns) if len(columns) > 1 else None
+        return _encode(_csv_lines(columns) if lines is None else lines, self.encoding)
 
     def close(self) -> tuple[str, int]:
         """Close the file; ``(sha256_hex, data_rows)`` of what was written."""

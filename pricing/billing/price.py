@@ -6,13 +6,16 @@ components sharing a ``group`` only the largest amount of a line applies (DOMAIN
 stacking; ties go to the component listed first). The same function prices a whole month or one
 partition of it, so a distributed run gives the same lines.
 
-Joins are positional: enterprise ids are hashed once per call (Arrow ``index_in``) into
-positions in each rulebook's classification rows, so a million lines are joined with numpy
-``take``, never with string ``isin``/``.loc`` per component.
+Joins are positional: enterprise ids are hashed once per call (Arrow dictionary encoding and
+``index_in``) into positions in the classification table, so a million lines are joined with
+numpy ``take``, never with string ``isin``/``.loc`` per component. Candidates stay integer
+arrays until the end, where the surviving ones become one DataFrame and their text is taken
+from a handful of distinct values.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +34,8 @@ CANDIDATE_COLUMNS = ["row", "order", "component_id", "group", "band", "rulebook"
                      "rule_id", "basis_milli", "rate_nano", "days", "days_in_month"]
 FAULT_COLUMNS = ["row", "order", "reason_code", "detail"]
 BLOCKING = ("unclassified", "conflict")
+_EMPTY_TEXT = pa.array([""], pa.string())
+_SPLIT_ROWS = 200_000  # lines from which enterprise ids are hashed by two threads
 
 
 @dataclass
@@ -59,40 +64,61 @@ def _nullable(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return column.to_numpy(dtype=np.int64, na_value=0), missing
 
 
-def _constant(value: str, rows: int) -> pd.arrays.ArrowStringArray:
-    """A text column of one repeated value, without a Python string per row."""
-    return pd.arrays.ArrowStringArray(pc.take(pa.array([value], pa.string()),
-                                              pa.array(np.zeros(rows, dtype=np.int32))))
+class _Table:
+    """The classification table as Arrow text and integer codes, built once per call.
+
+    Enterprise ids are hashed once here (and the lines' once in :class:`_Lines`); each
+    rulebook is then a list of table rows, so joining it to the lines is numpy indexing."""
+
+    def __init__(self, classification: pd.DataFrame) -> None:
+        encoded = pc.dictionary_encode(_text(classification["enterprise_id"]),
+                                       null_encoding="encode")
+        self.enterprise_ids = encoded.dictionary
+        self.enterprise_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        classes = pc.dictionary_encode(_text(classification["class"]))
+        self.class_codes = pc.fill_null(classes.indices, -1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        self.class_names = [str(name) for name in classes.dictionary.to_pylist()]
+        rows = len(classification)
+        # A trailing "" answers for lines priced without a rulebook (table row ``rows``).
+        self.class_ = pa.concat_arrays([_text(classification["class"]), _EMPTY_TEXT])
+        self.rule_id = pa.concat_arrays([_text(classification["rule_id"]), _EMPTY_TEXT])
+        self.decided_by = _text(classification["decided_by"])
+        self.blocked = pc.fill_null(pc.is_in(self.decided_by, value_set=pa.array(
+            BLOCKING, pa.string())), False).to_numpy(zero_copy_only=False)
+        codes, names = pd.factorize(classification["rulebook"])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        self.rulebook_rows = {str(name): order[bounds[i]:bounds[i + 1]]
+                              for i, name in enumerate(names)}
+        self.rows = rows
 
 
 @dataclass
 class _Verdicts:
     """One rulebook's classification rows, and where each billing line's enterprise is.
 
-    Text stays in Arrow; the classes are also integer codes into ``class_names`` so rates
-    and class filters are looked up per distinct class, not per line."""
+    Text stays in the table's Arrow columns, addressed by ``table_rows``; the classes are
+    integer codes into ``class_names`` so rates and class filters are looked up per distinct
+    class, not per line."""
 
-    class_: pa.Array  # per classification row
-    rule_id: pa.Array
-    decided_by: np.ndarray  # object
-    blocked: np.ndarray  # unclassified or conflict: the lines are faults
-    class_codes: np.ndarray  # per classification row, into class_names; -1 = missing
+    table: _Table
+    table_rows: np.ndarray  # per verdict row: its row in the classification table
+    class_codes: np.ndarray  # per verdict row, into class_names; -1 = missing
     class_names: list[str]
-    enterprise_ids: pa.Array
-    at_line: np.ndarray  # per line: row in the arrays above, -1 = not classified
-
-    @classmethod
-    def of(cls, table: pd.DataFrame, ids: pa.Array, at_line: np.ndarray) -> _Verdicts:
-        decided_by = table["decided_by"].to_numpy(dtype=object)
-        codes, names = pd.factorize(table["class"])
-        return cls(_text(table["class"]), _text(table["rule_id"]), decided_by,
-                   table["decided_by"].isin(BLOCKING).to_numpy(dtype=bool),
-                   codes.astype(np.int64), [str(name) for name in names], ids, at_line)
+    blocked: np.ndarray  # unclassified or conflict: the lines are faults
+    lines: np.ndarray  # the lines this rulebook classified, ascending
+    at_line: np.ndarray  # per line in ``lines``: its verdict row
 
     def codes_in(self, classes: object) -> np.ndarray:
         """Per class code (plus a trailing slot for -1): is it one of ``classes``?"""
         wanted = set(classes)  # type: ignore[call-overload]
         return np.array([name in wanted for name in self.class_names] + [False])
+
+    def enterprise_ids(self) -> pa.Array:
+        """The enterprise id of each verdict row."""
+        table = self.table
+        return table.enterprise_ids.take(pa.array(table.enterprise_codes[self.table_rows]))
 
 
 @dataclass
@@ -101,8 +127,8 @@ class _Lines:
 
     frame: pd.DataFrame
     utility: pa.Array
-    enterprise_codes: np.ndarray  # per line: position in ``enterprises``
-    enterprises: pa.Array  # distinct enterprise ids of the lines
+    table: _Table
+    table_enterprise: np.ndarray  # per line: code into ``table.enterprise_ids``, -1 = none
     quantity: np.ndarray
     production: np.ndarray
     quota: np.ndarray
@@ -110,41 +136,66 @@ class _Lines:
     base_price: np.ndarray
     base_price_missing: np.ndarray
     verdicts: dict[str, _Verdicts] = field(default_factory=dict)
-    on_utility: dict[str, np.ndarray] = field(default_factory=dict)
-    rulebook_rows: dict[str, np.ndarray] | None = None
+    on_utility: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, lines: pd.DataFrame) -> _Lines:
-        encoded = pc.dictionary_encode(_text(lines["enterprise_id"]))
+    def of(cls, lines: pd.DataFrame, table: _Table) -> _Lines:
         quota, quota_missing = _nullable(lines["quota_milli"])
         price, price_missing = _nullable(lines["base_price_micro"])
-        return cls(lines, _text(lines["utility"]),
-                   encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                   encoded.dictionary, lines["quantity_milli"].to_numpy(dtype=np.int64),
+        return cls(lines, _text(lines["utility"]), table,
+                   _table_codes(_text(lines["enterprise_id"]), table.enterprise_ids),
+                   lines["quantity_milli"].to_numpy(dtype=np.int64),
                    lines["production_milli"].to_numpy(dtype=np.int64), quota, quota_missing,
                    price, price_missing)
 
-    def lines_on(self, utility: str) -> np.ndarray:
-        """Positions of the lines of one utility (asked once per component, computed once)."""
+    def lines_on(self, utility: str) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and mask of the lines of one utility (asked once per component,
+        computed once)."""
         if utility not in self.on_utility:
-            mask = pc.fill_null(pc.equal(self.utility, utility), False)
-            self.on_utility[utility] = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+            mask = pc.fill_null(pc.equal(self.utility, utility), False).to_numpy(
+                zero_copy_only=False)
+            self.on_utility[utility] = np.flatnonzero(mask), mask
         return self.on_utility[utility]
 
-    def verdicts_of(self, rulebook: str, classification: pd.DataFrame) -> _Verdicts:
-        if self.rulebook_rows is None:
-            codes, names = pd.factorize(classification["rulebook"])
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-            self.rulebook_rows = {str(name): order[bounds[i]:bounds[i + 1]]
-                                  for i, name in enumerate(names)}
+    def verdicts_of(self, rulebook: str) -> _Verdicts:
+        """A rulebook's verdicts; a line's is its enterprise's first row under the rulebook."""
         if rulebook not in self.verdicts:
-            table = classification.iloc[self.rulebook_rows.get(rulebook, np.zeros(0, int))]
-            ids = _text(table["enterprise_id"])
-            at_enterprise = np.append(_positions(self.enterprises, ids), -1)
-            self.verdicts[rulebook] = _Verdicts.of(table, ids,
-                                                   at_enterprise[self.enterprise_codes])
+            table = self.table
+            table_rows = table.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
+            codes = table.enterprise_codes[table_rows]
+            verdict_of = np.full(len(table.enterprise_ids) + 1, -1, dtype=np.int32)
+            verdict_of[codes] = np.arange(len(codes))
+            if not (verdict_of[codes] == np.arange(len(codes))).all():  # an id seen twice
+                enterprises, first = np.unique(codes, return_index=True)
+                verdict_of[enterprises] = first
+            at = verdict_of[self.table_enterprise]
+            lines = np.flatnonzero(at >= 0)
+            self.verdicts[rulebook] = _Verdicts(
+                table, table_rows, table.class_codes[table_rows], table.class_names,
+                table.blocked[table_rows], lines, at[lines])
         return self.verdicts[rulebook]
+
+
+def _table_codes(ids: pa.Array, table_ids: pa.Array) -> np.ndarray:
+    """Per line, the position of its enterprise id in ``table_ids`` (int32, -1 = none).
+
+    Hashing a million ids is the costliest step of pricing, so the two halves of a long
+    column are encoded by two threads (Arrow's kernels release the GIL); each line's result
+    depends on its own id only, so the split changes nothing."""
+    if len(ids) < _SPLIT_ROWS:
+        return _codes_in(ids, table_ids)
+    half = len(ids) // 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(_codes_in, ids.slice(0, half), table_ids)
+        second = _codes_in(ids.slice(half), table_ids)
+        return np.concatenate([first.result(), second])
+
+
+def _codes_in(ids: pa.Array, table_ids: pa.Array) -> np.ndarray:
+    """:func:`_table_codes` of one slice: hash the ids once, look up only the distinct ones."""
+    encoded = pc.dictionary_encode(ids, null_encoding="encode")
+    at_table = _positions(encoded.dictionary, table_ids).astype(np.int32)  # halves the traffic
+    return at_table[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 @dataclass
@@ -152,24 +203,34 @@ class _Base:
     """The lines a component looks at: positions, and the verdict each carries."""
 
     row: np.ndarray
-    rulebook: str
     verdicts: _Verdicts | None = None  # None: a component without rulebook
     verdict: np.ndarray | None = None  # row in the rulebook's verdicts
 
     def take(self, keep: np.ndarray) -> _Base:
-        return _Base(self.row[keep], self.rulebook, self.verdicts,
+        return _Base(self.row[keep], self.verdicts,
                      None if self.verdict is None else self.verdict[keep])
 
     def class_codes(self) -> np.ndarray:
         assert self.verdicts is not None and self.verdict is not None
         return self.verdicts.class_codes[self.verdict]
 
-    def text(self, column: str) -> pd.arrays.ArrowStringArray:
-        """``class`` or ``rule_id`` of each line ("" without a rulebook)."""
+    def table_rows(self, table: _Table) -> np.ndarray:
+        """Each line's classification row (``table.rows``, the empty class, without one)."""
         if self.verdicts is None or self.verdict is None:
-            return _constant("", len(self.row))
-        values = self.verdicts.class_ if column == "class" else self.verdicts.rule_id
-        return pd.arrays.ArrowStringArray(pc.take(values, pa.array(self.verdict)))
+            return np.full(len(self.row), table.rows, dtype=np.int64)
+        return self.verdicts.table_rows[self.verdict]
+
+
+@dataclass
+class _Found:
+    """One component's candidates as integer columns; text is attached once, at the end."""
+
+    item: int  # position of the component in the list priced
+    row: np.ndarray
+    table_row: np.ndarray  # classification row, or ``_Table.rows`` for none
+    band: np.ndarray | int  # 0 = no band
+    basis_milli: np.ndarray
+    rate_nano: np.ndarray
 
 
 def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
@@ -179,65 +240,130 @@ def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
     ``classification``: the classification table (``enterprise_id, rulebook, class, rule_id,
     decided_by``) after overrides; ``facts``: per rulebook, metrics by enterprise_id.
     """
-    view = _Lines.of(lines.reset_index(drop=True))
-    candidates, faults = [], []
-    for item in components:
+    table = _Table(classification)
+    view = _Lines.of(lines.reset_index(drop=True), table)
+    found: list[_Found] = []
+    faults: list[pd.DataFrame] = []
+    for number, item in enumerate(components):
         comp = item.component
-        on_utility = view.lines_on(comp.utility)
+        on_utility, of_utility = view.lines_on(comp.utility)
         if len(on_utility) == 0:
             continue
         if comp.rulebook is not None:
-            base, fault = _attach_class(view, on_utility, classification, item)
-            faults.append(fault)
+            base, blocked = _attach_class(view, of_utility, item)
+            faults += blocked
             if comp.classes is not None:
                 assert base.verdicts is not None
                 base = base.take(base.verdicts.codes_in(comp.classes)[base.class_codes()])
         else:
-            base = _Base(on_utility, "")
+            base = _Base(on_utility)
         if isinstance(comp, Flat):
-            found = _flat(base, view, item)
+            found += _flat(base, view, item, number)
         elif isinstance(comp, Stepped):
-            found, fault = _stepped(base, view, facts.get(comp.rulebook or ""), item)
+            stepped, fault = _stepped(base, view, facts.get(comp.rulebook or ""), item, number)
+            found += stepped
             faults.append(fault)
         elif isinstance(comp, OverQuota):
-            found, fault = _over_quota(base, view, item)
+            bands, fault = _over_quota(base, view, item, number)
+            found += bands
             faults.append(fault)
         else:  # pragma: no cover - the model admits no other kind
             raise TypeError(comp)
-        candidates.append(found)
 
-    cand = _concat(candidates, CANDIDATE_COLUMNS)
     fault = _concat(faults, FAULT_COLUMNS)
     fault = fault.sort_values(["row", "order"], kind="stable").drop_duplicates("row")
-    cand = cand[~np.isin(cand["row"].to_numpy(), fault["row"].to_numpy())]
-    cand = cand.assign(amount_fen=amount_fen(cand["basis_milli"], cand["rate_nano"],
-                                             cand["days"], cand["days_in_month"]))
-    cand = _largest_in_group(cand)
-    cand = cand[(cand["amount_fen"] > 0).to_numpy()]
-    return Priced(cand.reset_index(drop=True), fault[["row", "reason_code", "detail"]]
-                  .reset_index(drop=True))
+    faulted = fault[["row", "reason_code", "detail"]].reset_index(drop=True)
+    found = [part for part in found if len(part.row)]
+    if not found:
+        cand = _concat([], CANDIDATE_COLUMNS)
+        cand = cand.assign(amount_fen=amount_fen(cand["basis_milli"], cand["rate_nano"],
+                                                 cand["days"], cand["days_in_month"]))
+        return Priced(cand.reset_index(drop=True), faulted)
+    return Priced(_surcharges(found, components, table, fault["row"].to_numpy()), faulted)
 
 
-def _attach_class(view: _Lines, on_utility: np.ndarray, classification: pd.DataFrame,
-                  item: InForce) -> tuple[_Base, pd.DataFrame]:
+def _surcharges(found: list[_Found], components: list[InForce], table: _Table,
+                fault_rows: np.ndarray) -> pd.DataFrame:
+    """CANDIDATE_COLUMNS + amount_fen of the candidates that survive: lines without a fault,
+    the largest of each group, amounts above zero; one DataFrame, built once."""
+    sizes = [len(part.row) for part in found]
+    item = np.repeat(np.array([part.item for part in found], dtype=np.int64), sizes)
+    row = np.concatenate([part.row for part in found]).astype(np.int64)
+    band = np.concatenate([np.broadcast_to(np.asarray(part.band, dtype=np.int64), size)
+                           for part, size in zip(found, sizes, strict=True)])
+    table_row = np.concatenate([part.table_row for part in found])
+    basis = np.concatenate([part.basis_milli for part in found]).astype(np.int64)
+    rate = np.concatenate([part.rate_nano for part in found]).astype(np.int64)
+    per_item = [(c.order, c.days, c.days_in_month) for c in components]
+    order_of, days_of, month_days_of = (np.array(v, dtype=np.int64) for v in zip(*per_item,
+                                                                                 strict=True))
+    groups = [c.component.group or "" for c in components]
+    group_number: dict[str, int] = {}
+    group_of = np.array([group_number.setdefault(name, len(group_number)) if name else -1
+                         for name in groups], dtype=np.int64)
+
+    faulted = np.isin(row, fault_rows)
+    if faulted.any():
+        clean = np.flatnonzero(~faulted)
+        item, row, band, table_row, basis, rate = (
+            values[clean] for values in (item, row, band, table_row, basis, rate))
+    order, days, month_days = order_of[item], days_of[item], month_days_of[item]
+    fen = amount_fen(basis, rate, days, month_days).to_numpy(dtype=np.int64)
+    keep = np.flatnonzero(_largest_in_group(row, group_of[item], order, fen) & (fen > 0))
+
+    def text(values: list[str], codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+        return pd.arrays.ArrowStringArray(pa.array(values, pa.string()).take(pa.array(codes)))
+
+    item, band, table_row = item[keep], band[keep], table_row[keep]
+    bands = ["", *map(str, range(1, int(band.max(initial=0)) + 1))]
+    return pd.DataFrame({
+        "row": row[keep],
+        "order": order[keep],
+        "component_id": text([c.component.id for c in components], item),
+        "group": text(groups, item),
+        "band": text(bands, band),
+        "rulebook": text([c.component.rulebook or "" for c in components], item),
+        "class": pd.arrays.ArrowStringArray(table.class_.take(pa.array(table_row))),
+        "rule_id": pd.arrays.ArrowStringArray(table.rule_id.take(pa.array(table_row))),
+        "basis_milli": basis[keep],
+        "rate_nano": rate[keep],
+        "days": days[keep],
+        "days_in_month": month_days[keep],
+        "amount_fen": fen[keep],
+    })
+
+
+def _attach_class(view: _Lines, of_utility: np.ndarray,
+                  item: InForce) -> tuple[_Base, list[pd.DataFrame]]:
     """Lines of enterprises the rulebook classified; unclassified and conflicts are faults."""
     rulebook = item.component.rulebook
     assert rulebook is not None
-    verdicts = view.verdicts_of(rulebook, classification)
-    at = verdicts.at_line[on_utility]
-    known = at >= 0
-    row, at = on_utility[known], at[known]
+    verdicts = view.verdicts_of(rulebook)
+    row, at = verdicts.lines, verdicts.at_line
+    on = of_utility[row]
+    if not on.all():
+        row, at = row[on], at[on]
     blocked = verdicts.blocked[at]
-    decided_by = verdicts.decided_by[at[blocked]]
-    rule_text = pc.fill_null(pc.take(verdicts.rule_id, pa.array(at[blocked])), "")
-    fault = pd.DataFrame({
-        "row": row[blocked], "order": item.order, "reason_code": decided_by,
+    if not blocked.any():
+        return _Base(row, verdicts, at), []
+    return (_Base(row[~blocked], verdicts, at[~blocked]),
+            [_blocked_faults(verdicts, row[blocked], at[blocked], item)])
+
+
+def _blocked_faults(verdicts: _Verdicts, row: np.ndarray, at: np.ndarray,
+                    item: InForce) -> pd.DataFrame:
+    """The faults of lines whose enterprise is unclassified or in conflict."""
+    rulebook = item.component.rulebook
+    table_rows = pa.array(verdicts.table_rows[at])
+    decided_by = verdicts.table.decided_by.take(table_rows).to_numpy(zero_copy_only=False)
+    rule_text = pc.fill_null(verdicts.table.rule_id.take(table_rows), "")
+    return pd.DataFrame({
+        "row": row, "order": item.order, "reason_code": decided_by,
         "detail": np.where(
             decided_by.astype(object) == "conflict",
             f"rulebook {rulebook}: rules " + rule_text.to_numpy(zero_copy_only=False)
             .astype(object) + " all hold under hit policy unique",
             f"rulebook {rulebook}: data missing and on_missing is unclassified")})
-    return _Base(row[~blocked], rulebook, verdicts, at[~blocked]), fault
 
 
 def _basis(view: _Lines, base: _Base, item: InForce) -> np.ndarray:
@@ -245,7 +371,7 @@ def _basis(view: _Lines, base: _Base, item: InForce) -> np.ndarray:
     return column[base.row]
 
 
-def _flat(base: _Base, view: _Lines, item: InForce) -> pd.DataFrame:
+def _flat(base: _Base, view: _Lines, item: InForce, number: int) -> list[_Found]:
     comp = item.component
     assert isinstance(comp, Flat)
     rates = {cls: decimal_to_scaled(rate, NANO) for cls, rate in comp.rates.items()}
@@ -255,11 +381,11 @@ def _flat(base: _Base, view: _Lines, item: InForce) -> pd.DataFrame:
     rate = rate_of[base.class_codes()]  # code -1 (missing class) picks the trailing -1
     has_rate = rate >= 0
     base = base.take(has_rate)
-    return _candidates(base, _basis(view, base, item), rate[has_rate], item)
+    return [_candidates(base, view, _basis(view, base, item), rate[has_rate], number)]
 
 
-def _stepped(base: _Base, view: _Lines, facts: pd.DataFrame | None,
-             item: InForce) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _stepped(base: _Base, view: _Lines, facts: pd.DataFrame | None, item: InForce,
+             number: int) -> tuple[list[_Found], pd.DataFrame]:
     """DOMAIN: rate = increment × ceil((metric − threshold) / step), capped, then reduced."""
     comp = item.component
     assert isinstance(comp, Stepped)
@@ -267,7 +393,7 @@ def _stepped(base: _Base, view: _Lines, facts: pd.DataFrame | None,
     missing = np.ones(len(base.row), dtype=bool)
     if facts is not None and comp.metric in facts and len(base.row):
         by_enterprise = stepped_rates(comp, facts)
-        verdict_ids = view.verdicts[comp.rulebook or ""].enterprise_ids
+        verdict_ids = view.verdicts[comp.rulebook or ""].enterprise_ids()
         at_fact = np.append(_positions(verdict_ids, _text(facts.index)), -1)
         values = np.append(by_enterprise.to_numpy(dtype=np.int64, na_value=0), 0)
         absent = np.append(by_enterprise.isna().to_numpy(dtype=bool), True)
@@ -280,7 +406,7 @@ def _stepped(base: _Base, view: _Lines, facts: pd.DataFrame | None,
                   "is missing for this enterprise"})
     keep = ~missing & (rate > 0)
     base = base.take(keep)
-    return _candidates(base, _basis(view, base, item), rate[keep], item), fault
+    return [_candidates(base, view, _basis(view, base, item), rate[keep], number)], fault
 
 
 def stepped_rates(comp: Stepped, facts: pd.DataFrame) -> pd.Series:
@@ -311,7 +437,8 @@ def stepped_rates(comp: Stepped, facts: pd.DataFrame) -> pd.Series:
     return rate
 
 
-def _over_quota(base: _Base, view: _Lines, item: InForce) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _over_quota(base: _Base, view: _Lines, item: InForce,
+                number: int) -> tuple[list[_Found], pd.DataFrame]:
     """One candidate per band reached; each band prices its own slice of the excess."""
     comp = item.component
     assert isinstance(comp, OverQuota)
@@ -327,56 +454,53 @@ def _over_quota(base: _Base, view: _Lines, item: InForce) -> tuple[pd.DataFrame,
     excess = quantity - quota
     found = []
     lower = np.zeros(len(base.row), dtype=np.int64)
-    for number, band in enumerate(comp.bands, start=1):
-        if band.upto_pct is None:
+    for band, spec in enumerate(comp.bands, start=1):
+        if spec.upto_pct is None:
             upper = excess
         else:
-            pct_milli = decimal_to_scaled(band.upto_pct, 3)  # percent in 1e-3
+            pct_milli = decimal_to_scaled(spec.upto_pct, 3)  # percent in 1e-3
             upper = (quota * pct_milli + 50_000) // 100_000  # half up to the milli-unit
         in_band = np.clip(np.minimum(excess, upper) - lower, 0, None)
-        rate = price * decimal_to_scaled(band.multiple, 3)
+        rate = price * decimal_to_scaled(spec.multiple, 3)
         reached = in_band > 0
-        found.append(_candidates(base.take(reached), in_band[reached], rate[reached], item,
-                                 band=number))
+        found.append(_candidates(base.take(reached), view, in_band[reached], rate[reached],
+                                 number, band))
         lower = upper
-    return _concat(found, CANDIDATE_COLUMNS), fault
+    return found, fault
 
 
-def _candidates(base: _Base, basis_milli: np.ndarray, rate_nano: np.ndarray,
-                item: InForce, band: int | None = None) -> pd.DataFrame:
-    comp = item.component
-    rows = len(base.row)
-    return pd.DataFrame({
-        "row": base.row.astype(np.int64),
-        "order": item.order,
-        "component_id": _constant(comp.id, rows),
-        "group": _constant(comp.group if comp.group is not None else "", rows),
-        "band": _constant("" if band is None else str(band), rows),
-        "rulebook": _constant(base.rulebook, rows),
-        "class": base.text("class"),
-        "rule_id": base.text("rule_id"),
-        "basis_milli": np.asarray(basis_milli, dtype=np.int64),
-        "rate_nano": np.asarray(rate_nano, dtype=np.int64),
-        "days": item.days,
-        "days_in_month": item.days_in_month,
-    })
+def _candidates(base: _Base, view: _Lines, basis_milli: np.ndarray, rate_nano: np.ndarray,
+                number: int, band: int = 0) -> _Found:
+    return _Found(number, base.row, base.table_rows(view.table), band,
+                  np.asarray(basis_milli, dtype=np.int64), np.asarray(rate_nano, dtype=np.int64))
 
 
-def _largest_in_group(cand: pd.DataFrame) -> pd.DataFrame:
-    """Within a group, a line pays only its largest component (all its bands); ties: first."""
-    grouped = cand["group"] != ""
-    if not grouped.any():
-        return cand
-    totals = (cand[grouped].groupby(["row", "group", "order"], sort=False)["amount_fen"].sum()
-              .reset_index()
-              .sort_values(["row", "group", "amount_fen", "order"],
-                           ascending=[True, True, False, True], kind="stable")
-              .drop_duplicates(["row", "group"]))
-    winners = pd.MultiIndex.from_frame(totals[["row", "order"]])
-    keys = pd.MultiIndex.from_frame(cand.loc[grouped, ["row", "order"]])
-    keep = grouped.copy()
-    keep[grouped] = ~keys.isin(winners)
-    return cand[~keep]
+def _largest_in_group(row: np.ndarray, group: np.ndarray, order: np.ndarray,
+                      fen: np.ndarray) -> np.ndarray:
+    """Which candidates to keep: within a group (-1 = none), a line pays only its largest
+    component (all its bands); ties go to the first ``order``. Sorts of integer keys, so
+    a million candidates take milliseconds."""
+    keep = np.ones(len(row), dtype=bool)
+    grouped = np.flatnonzero(group >= 0)
+    if len(grouped) == 0:
+        return keep
+    by_key = grouped[np.lexsort((order[grouped], group[grouped], row[grouped]))]
+    key_row, key_group, key_order = row[by_key], group[by_key], order[by_key]
+    new_key = np.ones(len(by_key), dtype=bool)
+    new_key[1:] = ((key_row[1:] != key_row[:-1]) | (key_group[1:] != key_group[:-1])
+                   | (key_order[1:] != key_order[:-1]))
+    starts = np.flatnonzero(new_key)
+    component = np.cumsum(new_key) - 1  # per sorted candidate: its (row, group, order)
+    total = np.add.reduceat(fen[by_key], starts)
+    first_row, first_group, first_order = key_row[starts], key_group[starts], key_order[starts]
+    best = np.lexsort((first_order, -total, first_group, first_row))
+    winner = np.ones(len(best), dtype=bool)
+    winner[1:] = ((first_row[best][1:] != first_row[best][:-1])
+                  | (first_group[best][1:] != first_group[best][:-1]))
+    wins = np.zeros(len(starts), dtype=bool)
+    wins[best[winner]] = True
+    keep[by_key] = wins[component]
+    return keep
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
