@@ -189,13 +189,13 @@ class _NotUtf8(Exception):
 
 def _maybe_utf8(data: bytes, encoding: str | None) -> bytes | None:
     """The bytes Arrow may read unchecked: UTF-8 (detected or asked for) without a BOM, with
-    a header line that is valid UTF-8 and unquoted (Arrow skips the header unchecked)."""
+    a header record that is one valid UTF-8 line (Arrow skips the header unchecked)."""
     if encoding is not None and encoding.lower().replace("_", "-") not in ("utf-8",
                                                                            "utf-8-sig"):
         return None
     body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     first = body[: body.find(b"\n") + 1 or len(body)]
-    if b'"' in first:
+    if first.count(b'"') % 2:  # a quoted header name goes on past the line
         return None
     try:
         first.decode("utf-8")

@@ -140,12 +140,17 @@ def _matches(text: pa.Array, pattern: str) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def _normal_period(text: pa.Array) -> pa.Array:
-    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``; null for anything else.
+def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``, null for anything else; and a code per
+    normalized month (-1 for null), so equal months have equal codes however written.
 
     An extract holds one or two distinct periods: each is checked once, then taken."""
     encoded = pc.dictionary_encode(text)
-    return pc.take(_normal_distinct_periods(encoded.dictionary), encoded.indices)
+    normal = _normal_distinct_periods(encoded.dictionary)
+    canonical = pc.fill_null(pc.dictionary_encode(normal).indices, -1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    at = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pc.take(normal, encoded.indices), np.append(canonical, -1)[at]
 
 
 def _normal_distinct_periods(text: pa.Array) -> pa.Array:
@@ -250,20 +255,27 @@ class Keys:
     enterprise_id: pa.Array  # trimmed text
     enterprise_ok: np.ndarray  # a valid credit code
     enterprise_codes: np.ndarray  # dictionary codes of enterprise_id, -1 when missing
+    utility_codes: np.ndarray | None = None  # codes of utility and month, -1 when missing,
+    month_codes: np.ndarray | None = None  # when known (else found from the text)
 
 
 def line_keys(utility: pa.Array, account_id: pa.Array, enterprise_id: pa.Array,
               period: pa.Array) -> Keys:
     """Normalize the key fields of raw text columns."""
     names = pa.array(list(UTILITY_VALUES), type=pa.string())
-    utility = pc.take(pa.array(list(UTILITY_VALUES.values()), type=pa.string()),
-                      pc.index_in(pc.utf8_lower(_trimmed(utility)), value_set=names))
+    canonical = list(dict.fromkeys(UTILITY_VALUES.values()))
+    found = pc.index_in(pc.utf8_lower(_trimmed(utility)), value_set=names)
+    utility = pc.take(pa.array(list(UTILITY_VALUES.values()), type=pa.string()), found)
+    at = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    utility_codes = np.array([canonical.index(value) for value in UTILITY_VALUES.values()]
+                             + [-1], dtype=np.int64)[at]
     account = _trimmed(account_id)
     account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
     enterprise = _trimmed(enterprise_id)
     enterprise_ok, enterprise_codes = _valid_ids(enterprise)
-    return Keys(utility, account, _normal_period(_trimmed(period)), enterprise, enterprise_ok,
-                enterprise_codes)
+    month, month_codes = _normal_period(_trimmed(period))
+    return Keys(utility, account, month, enterprise, enterprise_ok, enterprise_codes,
+                utility_codes, month_codes)
 
 
 @dataclass(frozen=True)
@@ -278,8 +290,10 @@ class CrossFaults:
     @classmethod
     def of(cls, keys: Keys) -> CrossFaults:
         """Computed from these lines alone: right when they are all the run's lines."""
-        account_codes = _key_codes(_codes(keys.utility), _codes(keys.account_id))
-        lines_per_key = _count_per_key(_key_codes(account_codes, _codes(keys.month)))
+        utility = keys.utility_codes if keys.utility_codes is not None else _codes(keys.utility)
+        month = keys.month_codes if keys.month_codes is not None else _codes(keys.month)
+        account_codes = _key_codes(utility, _codes(keys.account_id))
+        lines_per_key = _count_per_key(_key_codes(account_codes, month))
         owner_ok = (pc.is_valid(keys.utility).to_numpy(zero_copy_only=False)
                     & pc.is_valid(keys.account_id).to_numpy(zero_copy_only=False)
                     & keys.enterprise_ok)
