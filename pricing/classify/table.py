@@ -236,10 +236,14 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame, period: str, *
     if active.empty:
         return table
     result = table.copy()
-    keys = pd.MultiIndex.from_frame(result[["enterprise_id", "rulebook"]].astype(str))
-    for _, row in active.iterrows():  # overrides are a handful of bureau decisions
-        hit = keys.get_indexer([(str(row["enterprise_id"]), str(row["rulebook"]))])[0]
-        if hit < 0:
+    # overrides are a handful of bureau decisions: look only at their enterprises' rows
+    candidates = np.flatnonzero(result["enterprise_id"].astype(str).isin(
+        set(active["enterprise_id"].astype(str))).to_numpy(dtype=bool))
+    found = {(str(result["enterprise_id"].iat[i]), str(result["rulebook"].iat[i])):
+             result.index[i] for i in candidates}
+    for _, row in active.iterrows():
+        hit = found.get((str(row["enterprise_id"]), str(row["rulebook"])))
+        if hit is None:
             continue  # not classified under that rulebook this year: nothing to replace
         computed = result.at[hit, "class"]
         result.loc[hit, ["class", "rule_id", "decided_by"]] = [row["class"], "", "override"]
