@@ -6,7 +6,7 @@ wall time, lines per second and peak RSS of ``diffprice run --chunk-lines C``; a
 memory following the piece size rather than the file. Subprocess figures, interpreter start
 included. Data is generated once into ``benchmarks/data/`` (gitignored).
 
-    .venv/bin/python benchmarks/stream_bench.py                   # 20M lines, pieces of 2M
+    .venv/bin/python benchmarks/stream_bench.py                   # 20M lines, pieces of 1M
     .venv/bin/python benchmarks/stream_bench.py --lines 5000000 --chunk-lines 1000000
 """
 
@@ -27,7 +27,7 @@ from run import run_command, timed  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20_000_000)
-    parser.add_argument("--chunk-lines", type=int, default=2_000_000)
+    parser.add_argument("--chunk-lines", type=int, default=1_000_000)
     parser.add_argument("--enterprises", type=int, default=100_000)
     args = parser.parse_args()
 
