@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,6 +302,13 @@ class CrossFaults:
         return cls(lines_per_key, owners)
 
 
+def _parse_numbers(raw_text: dict[str, pa.Array]
+                   ) -> tuple[dict[str, pa.Array], dict[str, tuple]]:
+    """The number columns trimmed, and parsed to scaled integers (``parse_scaled_arrow``)."""
+    text = {name: _trimmed(raw_text[name]) for name, _ in _NUMBERS}
+    return text, {name: parse_scaled_arrow(text[name], scale) for name, scale in _NUMBERS}
+
+
 def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None = None,
                 keys: Keys | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw lines (:func:`raw_lines`) into clean lines and rejects (module docstring).
@@ -311,13 +319,16 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     """
     raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
                 pa.array([], pa.string()) for name in COLUMNS}
-    if keys is None:
-        keys = line_keys(raw_text["utility"], raw_text["account_id"],
-                         raw_text["enterprise_id"], raw_text["period"])
-    text = {name: _trimmed(raw_text[name]) for name, _ in _NUMBERS}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the numbers and the keys are independent; Arrow and numpy release the GIL
+        parsing = pool.submit(_parse_numbers, raw_text)
+        if keys is None:
+            keys = line_keys(raw_text["utility"], raw_text["account_id"],
+                             raw_text["enterprise_id"], raw_text["period"])
+        crossed = crossed if crossed is not None else CrossFaults.of(keys)
+        text, numbers = parsing.result()
     utility, account_id, month = keys.utility, keys.account_id, keys.month
     enterprise_ok = keys.enterprise_ok
-    numbers = {name: parse_scaled_arrow(text[name], scale) for name, scale in _NUMBERS}
     quantity, quantity_ok, _ = numbers["quantity"]
     production, production_ok, _ = numbers["production_quantity"]
     production_milli = pc.coalesce(production, quantity)
@@ -367,7 +378,6 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     fault("production_exceeds_total", exceeds, lambda rows: "column 'production_quantity': "
           + raw("production_quantity")(rows) + " exceeds quantity " + raw("quantity")(rows))
 
-    crossed = crossed if crossed is not None else CrossFaults.of(keys)
     lines_per_key, owners = crossed.lines_per_key, crossed.owners
     fault("duplicate_line", lines_per_key > 1, lambda rows: "(utility, account_id, period) = ("
           + key["utility"][rows] + ", " + key["account_id"][rows] + ", " + key["period"][rows]
