@@ -93,6 +93,14 @@ def classification_times(register: Path, rete_limit: int | None) -> dict[str, fl
     return times
 
 
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    """Figure, value, note: one aligned line each."""
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'value':>10}  note")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>10}  {note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -143,10 +151,7 @@ def main() -> None:
             ("  ratio rete / vectorized", f"{times['rete'] / times['vectorized']:.0f}",
              f"target ≥ {TARGETS['rete/vectorized']}"),
         ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>10}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>10}  {note}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

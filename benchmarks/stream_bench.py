@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from data import ensure_data  # noqa: E402
-from run import run_command, timed  # noqa: E402
+from run import print_table, run_command, timed  # noqa: E402
 
 
 def main() -> None:
@@ -54,10 +54,7 @@ def main() -> None:
             (f"{args.lines:,} lines ({size:.1f} GB), pieces of {args.chunk_lines:,}",
              f"{big_s:.1f} s", f"peak {big_gb:.2f} GB, {args.lines / big_s:,.0f} lines/s"),
         ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'figure':<{width}}  {'value':>8}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>8}  {note}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.extract import CrossFaults, Keys
+from pricing.billing.extract import CrossFaults, Keys, dictionary_codes
+from pricing.billing.spill import Spill
 
 SAMPLE_SIZE = 100_000
 _SCHEMA = pa.schema([("row", pa.int64()), ("utility", pa.string()),
@@ -57,32 +58,21 @@ class CrossCheck:
     (``finish``) and hands them out per piece (``faults``)."""
 
     def __init__(self, spill: Path, partitions: int, period: str, expected_rows: int) -> None:
-        self.spill = Path(spill)
         self.partitions = max(1, partitions)
         self.period = period
         self.every = max(1, expected_rows // SAMPLE_SIZE)
-        self._writers: dict[int, pa.RecordBatchStreamWriter] = {}
+        self._keys = Spill(spill, "keys")
         self._sample: list[pa.Array] = []
         self._flagged: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def _path(self, part: int) -> Path:
-        return self.spill / f"keys-{part:04d}.arrow"
 
     def add(self, first_row: int, keys: Keys) -> None:
         """The keys of the lines ``first_row, first_row + 1, …`` of the run."""
         rows = len(keys.enterprise_ok)
-        batch = pa.record_batch([
+        table = pa.Table.from_arrays([
             pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), keys.utility,
             keys.account_id, keys.month, keys.enterprise_id, pa.array(keys.enterprise_ok)],
             schema=_SCHEMA)
-        part = account_partition(keys.account_id, self.partitions)
-        order = np.argsort(part, kind="stable")
-        bounds = np.searchsorted(part[order], np.arange(self.partitions + 1))
-        for number in np.flatnonzero(np.diff(bounds)):
-            taken = batch.take(pa.array(order[bounds[number] : bounds[number + 1]]))
-            if number not in self._writers:
-                self._writers[number] = pa.ipc.new_stream(self._path(int(number)), _SCHEMA)
-            self._writers[number].write_batch(taken)
+        self._keys.add(table, account_partition(keys.account_id, self.partitions))
         self._take_sample(first_row, keys)
 
     def _take_sample(self, first_row: int, keys: Keys) -> None:
@@ -97,22 +87,18 @@ class CrossCheck:
 
     def finish(self) -> None:
         """Check each partition alone; keep the rows at fault, sorted."""
-        for writer in self._writers.values():
-            writer.close()
         rows, dup, owners = [], [], []
-        for number in sorted(self._writers):
-            with pa.ipc.open_stream(self._path(number)) as reader:
-                table = reader.read_all().combine_chunks()
-            self._path(number).unlink()
+        for part in self._keys.parts():
+            table = part.combine_chunks()
+            enterprise_id = table["enterprise_id"].chunk(0)
             keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
-                        table["month"].chunk(0), table["enterprise_id"].chunk(0),
-                        table["enterprise_ok"].to_numpy(), _codes(table["enterprise_id"]))
+                        table["month"].chunk(0), enterprise_id,
+                        table["enterprise_ok"].to_numpy(), dictionary_codes(enterprise_id))
             found = CrossFaults.of(keys)
             flagged = (found.lines_per_key > 1) | (found.owners > 1)
             rows.append(table["row"].to_numpy()[flagged])
             dup.append(found.lines_per_key[flagged])
             owners.append(found.owners[flagged])
-        self._writers.clear()
         if rows:
             all_rows = np.concatenate(rows)
             order = np.argsort(all_rows, kind="stable")
@@ -148,8 +134,3 @@ def sort_key(utility: pa.Array, account_id: pa.Array) -> pa.Array:
     """``utility NUL account_id``: ordered as the pair, since the utility names are fixed
     and neither is a prefix of the other."""
     return pc.binary_join_element_wise(utility, account_id, "\x00")
-
-
-def _codes(column: pa.ChunkedArray) -> np.ndarray:
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -9,6 +9,7 @@ cell is read as text, so ids keep their leading zeros; each row carries its phys
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -173,10 +174,8 @@ def read_csv_table(path: Path, *, encoding: str | None = None,
         body = _maybe_utf8(data, encoding)
         found = None
         if body is not None:
-            try:
+            with contextlib.suppress(_NotUtf8):
                 found = _table(body, source, unchecked=True)
-            except _NotUtf8:
-                found = None
         if found is None:
             found = _table(to_utf8(data, source, encoding), source, unchecked=False)
         header, table, row_lines = found
@@ -208,11 +207,15 @@ def _table(body: bytes, source: str, unchecked: bool
            ) -> tuple[list[str], pa.Table, np.ndarray]:
     quick = _one_line_each(body)
     if not quick and len(_record_lines(body)) == 0:
-        raise InputError(source, None, None, "empty file, expected a header row")
+        raise empty_file(source)
     header = parse_header(body[: 1 << 16], source)
     table, row_lines = parse_records(body, header, source, first_line=1, has_header=True,
                                      quick=quick, utf8_errors=unchecked)
     return header, table, row_lines
+
+
+def empty_file(source: str) -> InputError:
+    return InputError(source, None, None, "empty file, expected a header row")
 
 
 def parse_header(text: bytes, source: str) -> list[str]:

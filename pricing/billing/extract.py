@@ -73,10 +73,14 @@ def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pa.Table, s
     csv_table = read_csv_table(path, encoding=encoding, source=str(path))
     found = extract_columns(csv_table.header, csv_table.source)
     if csv_table.table.num_rows == 0:
-        raise InputError(csv_table.source, None, None, "no data rows, expected billing lines "
-                         "after the header")
+        raise no_data_rows(csv_table.source)
     return raw_lines(csv_table.table, csv_table.lines, found, Path(path).name, order), \
         csv_table.sha256
+
+
+def no_data_rows(source: str) -> InputError:
+    return InputError(source, None, None, "no data rows, expected billing lines after the "
+                      "header")
 
 
 def extract_columns(header: list[str], source: str) -> dict[str, str]:
@@ -209,7 +213,8 @@ def _owners_per_account(account: np.ndarray, enterprise: np.ndarray,
     return result
 
 
-def _codes(array: pa.Array) -> np.ndarray:
+def dictionary_codes(array: pa.Array) -> np.ndarray:
+    """A code per value by hashing, equal values equal codes; -1 where missing."""
     encoded = pc.dictionary_encode(array)
     return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -291,9 +296,10 @@ class CrossFaults:
     @classmethod
     def of(cls, keys: Keys) -> CrossFaults:
         """Computed from these lines alone: right when they are all the run's lines."""
-        utility = keys.utility_codes if keys.utility_codes is not None else _codes(keys.utility)
-        month = keys.month_codes if keys.month_codes is not None else _codes(keys.month)
-        account_codes = _key_codes(utility, _codes(keys.account_id))
+        utility = (keys.utility_codes if keys.utility_codes is not None
+                   else dictionary_codes(keys.utility))
+        month = keys.month_codes if keys.month_codes is not None else dictionary_codes(keys.month)
+        account_codes = _key_codes(utility, dictionary_codes(keys.account_id))
         lines_per_key = _count_per_key(_key_codes(account_codes, month))
         owner_ok = (pc.is_valid(keys.utility).to_numpy(zero_copy_only=False)
                     & pc.is_valid(keys.account_id).to_numpy(zero_copy_only=False)

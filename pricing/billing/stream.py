@@ -50,10 +50,17 @@ from pricing.billing.batch import (
 from pricing.billing.chunks import FileScan, PieceReader, scan_file
 from pricing.billing.components import InForce, in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
-from pricing.billing.encoding import parse_records
-from pricing.billing.extract import Keys, check_lines, extract_columns, line_keys, raw_lines
+from pricing.billing.encoding import empty_file, parse_records
+from pricing.billing.extract import (
+    Keys,
+    check_lines,
+    extract_columns,
+    line_keys,
+    no_data_rows,
+    raw_lines,
+)
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
-from pricing.errors import InputError
+from pricing.billing.spill import Spill
 
 if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
@@ -100,15 +107,13 @@ class _Piece:
 class _Tally:
     """What the pieces add up to: counts, fen per utility, summary parts."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("billing_rows", "priced_rows", "unpriced_rows", "rejected_rows",
-         "surcharge_lines"), 0))
+    counts: dict[str, int] = field(default_factory=dict)
     fen: dict[str, int] = field(default_factory=dict)
     parts: pd.DataFrame | None = None  # summed per group and enterprise so far
 
     def add(self, month: MonthResult, surcharges: pd.DataFrame) -> None:
         for name, value in counts_of(month).items():
-            self.counts[name] += value
+            self.counts[name] = self.counts.get(name, 0) + value
         for name, value in fen_by_utility(month).items():
             self.fen[name] = self.fen.get(name, 0) + value
         parts = summary_parts(surcharges)
@@ -276,23 +281,17 @@ class _LineCache:
 def _no_rows(reader: PieceReader, source: str) -> None:
     """The errors an in-memory read gives for a file without data rows."""
     if not reader.header:
-        raise InputError(source, None, None, "empty file, expected a header row")
+        raise empty_file(source)
     extract_columns(reader.header, source)
-    raise InputError(source, None, None, "no data rows, expected billing lines after the "
-                     "header")
+    raise no_data_rows(source)
 
 
 class _Buckets:
     """Surcharge lines spilled by sort-key range, read back one sorted bucket at a time."""
 
     def __init__(self, spill: Path, boundaries: pa.Array) -> None:
-        self.spill = spill
         self.boundaries = boundaries
-        self._writers: dict[int, pa.RecordBatchStreamWriter] = {}
-        self._schema: pa.Schema | None = None
-
-    def _path(self, number: int) -> Path:
-        return self.spill / f"surcharges-{number:04d}.arrow"
+        self._spill = Spill(spill, "surcharges")
 
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -300,27 +299,14 @@ class _Buckets:
         table = pa.Table.from_pandas(frame[_SPILL_COLUMNS], preserve_index=False)
         table = table.cast(pa.schema([(name, pa.int64() if name == "_order" else pa.string())
                                       for name in _SPILL_COLUMNS]))
-        self._schema = table.schema
         key = sort_key(table["utility"].combine_chunks(), table["account_id"].combine_chunks())
         bucket = np.zeros(len(frame), dtype=np.int64)
         for bound in self.boundaries:
             bucket += pc.greater_equal(key, bound).to_numpy(zero_copy_only=False)
-        order = np.argsort(bucket, kind="stable")
-        bounds = np.searchsorted(bucket[order], np.arange(len(self.boundaries) + 2))
-        for number in np.flatnonzero(np.diff(bounds)):
-            part = table.take(pa.array(order[bounds[number] : bounds[number + 1]]))
-            if number not in self._writers:
-                self._writers[number] = pa.ipc.new_stream(self._path(int(number)),
-                                                          table.schema)
-            self._writers[number].write_table(part)
+        self._spill.add(table, bucket)
 
     def sorted_frames(self) -> Iterator[pd.DataFrame]:
-        for writer in self._writers.values():
-            writer.close()
-        for number in sorted(self._writers):
-            with pa.ipc.open_stream(self._path(number)) as reader:
-                table = reader.read_all()
-            self._path(number).unlink()
+        for table in self._spill.parts():
             order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in _SORT])
             yield table.take(order).to_pandas(
                 types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
