@@ -8,6 +8,8 @@ decided) — as compact JSON, so "why was enterprise X charged this?" has an ans
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -44,36 +46,36 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
     """Classify the register rows of ``year`` under every rulebook, in its scope.
 
     Each register column is converted once for all rulebooks and each scope is a list of row
-    positions, so nothing is copied per rulebook; the table is assembled once at the end."""
+    positions, so nothing is copied per rulebook; the table is assembled once at the end.
+    The vectorized engine runs two rulebooks at a time (Arrow and numpy release the GIL;
+    rulebooks share nothing but the converted columns), and results are taken in rulebook
+    order, so the table and the errors do not depend on which finished first."""
     of_year = np.asarray((register["year"] == year).fillna(False), dtype=bool)
     rows = register if of_year.all() else register[of_year]
-    rete = None
+    typed = metrics.TypedColumns(rows)
+    ids = _arrow_text(rows["enterprise_id"])
     if engine == "rete":
         from pricing.classify.rete_engine import ReteEngine
+
         rete = ReteEngine()
-    parts: list[_Part] = []
+        done = [_classify_book(book, number, typed, source, rete.rule_outcomes)
+                for number, book in enumerate(compiled)]
+        id_rank = _dense_rank(ids)
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            ranking = pool.submit(_dense_rank, ids)
+            done = list(pool.map(lambda item: _classify_book(
+                item[1], item[0], typed, source, vectorized_engine.rule_outcomes),
+                enumerate(compiled)))
+            id_rank = ranking.result()
     result = Classification(table=pd.DataFrame(columns=TABLE_COLUMNS, dtype="string"))
-    errors: list[DiffpriceError] = []
-    typed = metrics.TypedColumns(rows)
-    for number, book in enumerate(compiled):
-        at = np.flatnonzero(typed.in_scope(book.rulebook))
-        try:
-            facts = metrics.scope_facts(book, typed, at, source=source)
-        except ErrorList as error:
-            errors += error.errors
-            continue
-        except InputError as error:
-            errors.append(error)
-            continue
-        outcomes = (rete.rule_outcomes(book, facts) if rete is not None
-                    else vectorized_engine.rule_outcomes(book, facts))
-        found = verdicts(book, outcomes)
-        parts.append(_Part(at, number, found, evidence(book, facts, found.rule)))
-        result.facts[book.rulebook.id] = facts
-        result.outcomes[book.rulebook.id] = outcomes
-    raise_if_any(errors)
-    if parts:
-        result.table = _table(parts, rows, year, [book.rulebook.id for book in compiled])
+    raise_if_any([error for book in done for error in book.errors])
+    for book, found in zip(compiled, done, strict=True):
+        result.facts[book.rulebook.id] = found.facts
+        result.outcomes[book.rulebook.id] = found.outcomes
+    if done:
+        result.table = _table([found.part for found in done], rows, ids, id_rank, year,
+                              [book.rulebook.id for book in compiled])
     return result
 
 
@@ -87,16 +89,40 @@ class _Part:
     evidence: pa.Array
 
 
-def _table(parts: list[_Part], rows: pd.DataFrame, year: int,
-           book_ids: list[str]) -> pd.DataFrame:
+@dataclass
+class _Book:
+    """One rulebook classified, or the input errors that stopped it."""
+
+    errors: list[DiffpriceError]
+    facts: pd.DataFrame | None = None
+    outcomes: pd.DataFrame | None = None
+    part: _Part | None = None
+
+
+def _classify_book(book: Any, number: int, typed: metrics.TypedColumns, source: str,
+                   rule_outcomes: Callable[[Any, pd.DataFrame], pd.DataFrame]) -> _Book:
+    at = np.flatnonzero(typed.in_scope(book.rulebook))
+    try:
+        facts = metrics.scope_facts(book, typed, at, source=source)
+    except ErrorList as error:
+        return _Book(error.errors)
+    except InputError as error:
+        return _Book([error])
+    outcomes = rule_outcomes(book, facts)
+    found = verdicts(book, outcomes)
+    return _Book([], facts, outcomes, _Part(at, number, found, evidence(book, facts, found.rule)))
+
+
+def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.ndarray,
+           year: int, book_ids: list[str]) -> pd.DataFrame:
     """The classification table sorted by enterprise_id, then rulebook: the order comes from
-    one sort of the year's ids (ranks) and of the rulebook ids, not a sort of 2 text keys."""
+    one sort of the year's ids (``id_rank``) and of the rulebook ids, not a sort of 2 text
+    keys."""
     at = np.concatenate([part.at for part in parts])
     book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
                            for part in parts])
-    ids = _arrow_text(rows["enterprise_id"])
     book_rank = _dense_rank(pa.array(book_ids, type=pa.string()))
-    order = np.lexsort((book_rank[book], _dense_rank(ids)[at]))
+    order = np.lexsort((book_rank[book], id_rank[at]))
     where = pa.array(at[order])
     table = pa.table({
         "enterprise_id": ids.take(where),
