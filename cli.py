@@ -187,19 +187,22 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
         input_encoding: str | None, max_reject_rate: float, encoding: str, engine: str,
         cluster: str | None, chunk_lines: int, out: Path) -> None:
     """The monthly batch: classify, price the extracts, write the run directory."""
+    if not billing:
+        raise click.UsageError("at least one --billing extract is needed")
+    from pricing.billing.prefetch import prefetch
+
+    early = prefetch(list(billing), chunk_lines, input_encoding)  # before the heavy imports
     from pricing.billing.batch import RunOptions, run_month
     from pricing.catalog import load_catalog
     from pricing.progress import Progress
 
-    if not billing:
-        raise click.UsageError("at least one --billing extract is needed")
     progress = Progress()
     progress.step("loading and checking rulebooks and tariffs")
     opts = RunOptions(period=period, register=register, billing=list(billing),
                       catalog=load_catalog([*rules, *tariffs]), overrides=overrides, year=year,
                       max_reject_rate=max_reject_rate, encoding=encoding,
                       input_encoding=input_encoding, engine=engine, cluster=cluster,
-                      progress=progress, chunk_lines=chunk_lines)
+                      progress=progress, chunk_lines=chunk_lines, prefetched=early)
     manifest = run_month(opts, out)
     counts, totals = manifest["counts"], manifest["totals"]
     click.echo(f"run {manifest['run_id']} {period}: {counts['billing_rows']} billing lines, "

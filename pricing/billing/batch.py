@@ -34,6 +34,7 @@ from pricing.spec.tariff import UNITS
 
 if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
+    from pricing.billing.prefetch import Prefetch
 
 SURCHARGE_COLUMNS = ["period", "utility", "account_id", "enterprise_id", "district",
                      "industry_code", "rulebook", "class", "rule_id", "component_id", "band",
@@ -61,6 +62,7 @@ class RunOptions:
     cluster: str | None = None
     progress: Progress = SILENT
     chunk_lines: int = 1_000_000
+    prefetched: Prefetch | None = None  # extracts the CLI started reading at its start
 
     @property
     def assessment_year(self) -> int:
@@ -92,7 +94,7 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
     catalog = catalog or opts.catalog
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(read_extracts, opts.billing, period=opts.period,
-                              encoding=opts.input_encoding)
+                              encoding=opts.input_encoding, prefetched=opts.prefetched)
         try:
             return _compute_month(opts, catalog, reading)
         finally:

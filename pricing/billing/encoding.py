@@ -16,13 +16,16 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pricing.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where rows become a frame: the raw read needs none
+    import pandas as pd
 
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk")
 _NEWLINE, _QUOTE, _CR = 10, 34, 13
@@ -271,6 +274,8 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
 def read_csv_strings(path: Path, *, encoding: str | None = None,
                      source: str | None = None) -> CsvText:
     """Read a CSV file with every column as text; InputError if it cannot be read or parsed."""
+    import pandas as pd
+
     found = read_csv_table(path, encoding=encoding, source=source)
     rows = found.table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     return CsvText(found.source, found.header, rows, found.lines, found.sha256)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from pricing.billing.creditcode import valid_credit_code
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.money import parse_scaled_arrow
+from pricing.billing.prefetch import Prefetch
 from pricing.errors import InputError
 
 COLUMNS = ("utility", "account_id", "enterprise_id", "period", "quantity",
@@ -69,8 +70,11 @@ class Extract:
     inputs: list[tuple[Path, str, int]]
 
 
-def _read_one(path: Path, order: int, encoding: str | None) -> tuple[pa.Table, str]:
-    csv_table = read_csv_table(path, encoding=encoding, source=str(path))
+def _read_one(path: Path, order: int, encoding: str | None,
+              prefetched: Prefetch | None = None) -> tuple[pa.Table, str]:
+    csv_table = prefetched.take(path) if prefetched is not None else None
+    if csv_table is None:
+        csv_table = read_csv_table(path, encoding=encoding, source=str(path))
     found = extract_columns(csv_table.header, csv_table.source)
     if csv_table.table.num_rows == 0:
         raise no_data_rows(csv_table.source)
@@ -233,18 +237,19 @@ def _quoted(text: pd.Series) -> pd.Series:
 
 
 def read_extracts(paths: list[Path], *, period: str | None = None,
-                  encoding: str | None = None) -> Extract:
+                  encoding: str | None = None, prefetched: Prefetch | None = None) -> Extract:
     """Read, decode and validate billing extracts (SPEC "Billing extract"; module docstring).
 
     ``period`` (``YYYY-MM``), when given, rejects lines of other months as ``wrong_period``.
     Raises InputError for a file that cannot be read, lacks a required column or has no rows.
     Validation runs on Arrow arrays; pandas holds only the result and the reject details.
+    ``prefetched`` holds files already being read (:mod:`pricing.billing.prefetch`).
     """
     if period is not None and not re.fullmatch(_PERIOD_DASHED, period):
         raise ValueError(f"period must be YYYY-MM, found {period!r}")
     tables, inputs = [], []
     for order, path in enumerate(paths):
-        table, sha256 = _read_one(Path(path), order, encoding)
+        table, sha256 = _read_one(Path(path), order, encoding, prefetched)
         tables.append(table)
         inputs.append((Path(path), sha256, table.num_rows))
     clean, rejects = check_lines(pa.concat_tables(tables).combine_chunks(), period)

@@ -60,13 +60,13 @@ from pricing.billing.extract import (
     raw_lines,
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
+from pricing.billing.prefetch import BYTES_PER_LINE
 from pricing.billing.spill import Spill
 
 if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
 
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
-BYTES_PER_LINE = 100  # extracts smaller than chunk_lines × this are not counted
 _SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
 PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 _SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]

@@ -1,0 +1,57 @@
+"""Reading the billing extracts while the rest of the program is still being imported.
+
+A ``diffprice run`` process spends its first second importing pandas and loading the policy.
+Arrow's CSV parse of the extracts needs neither and releases the GIL, so the CLI starts it
+first, in a background thread, and the batch takes the tables when it gets to them. Only
+extracts a run holds in memory anyway are read early (a streamed run reads in pieces). The
+result is the same :class:`CsvTable` the batch would read itself, and a file that cannot be
+read raises its error where the batch would have raised it, after the register's errors.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from pricing.billing.encoding import CsvTable, read_csv_table
+
+BYTES_PER_LINE = 100  # fewer bytes than this per line in all: surely held in memory
+
+
+class Prefetch:
+    """Extracts being read in a daemon thread (an early error never keeps the process up)."""
+
+    def __init__(self, paths: list[Path], encoding: str | None) -> None:
+        self._futures: dict[str, Future[CsvTable]] = {str(path): Future() for path in paths}
+        self._encoding = encoding
+        pending = list(self._futures.items())  # take() pops from the dict while this runs
+        threading.Thread(target=self._read, args=(pending,), name="prefetch", daemon=True).start()
+
+    def _read(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
+        for source, future in pending:
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(read_csv_table(Path(source), encoding=self._encoding,
+                                                 source=source))
+            except BaseException as error:  # handed over to whoever takes the table
+                future.set_exception(error)
+
+    def take(self, path: Path) -> CsvTable | None:
+        """The table of ``path`` (once: the reference is dropped), or None if not read here."""
+        future = self._futures.pop(str(path), None)
+        return None if future is None else future.result()
+
+
+def held_in_memory(paths: list[Path], chunk_lines: int) -> bool:
+    """Whether the extracts are small enough that a run surely reads them whole."""
+    try:
+        return sum(Path(path).stat().st_size for path in paths) <= chunk_lines * BYTES_PER_LINE
+    except OSError:
+        return False  # the batch reports the file it cannot read, in its order
+
+
+def prefetch(paths: list[Path], chunk_lines: int, encoding: str | None) -> Prefetch | None:
+    """Start reading the extracts when a run will hold them in memory."""
+    return Prefetch(paths, encoding) if held_in_memory(paths, chunk_lines) else None

@@ -1,0 +1,70 @@
+"""Extracts read early by the CLI: the same tables, the same errors, in the same order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from pricing.billing.encoding import read_csv_table
+from pricing.billing.extract import read_extracts
+from pricing.billing.prefetch import BYTES_PER_LINE, Prefetch, held_in_memory, prefetch
+from pricing.errors import InputError
+
+GOLDEN = Path(__file__).parents[1] / "e2e" / "golden"
+
+
+def test_a_prefetched_table_is_the_table_read_directly(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes((GOLDEN / "billing.csv").read_text(encoding="utf-8").encode("gb18030"))
+    early = Prefetch([path, GOLDEN / "billing.csv"], None)
+    for source in (path, GOLDEN / "billing.csv"):
+        found, direct = early.take(source), read_csv_table(source, source=str(source))
+        assert found.table.equals(direct.table)
+        assert found.header == direct.header and found.sha256 == direct.sha256
+        assert (found.lines == direct.lines).all()
+        assert early.take(source) is None  # handed over once, then dropped
+
+
+def test_extracts_from_a_prefetch_equal_extracts_read_directly() -> None:
+    paths = [GOLDEN / "billing.csv"]
+    direct = read_extracts(paths, period="2025-03")
+    early = read_extracts(paths, period="2025-03", prefetched=Prefetch(paths, None))
+    assert early.clean.equals(direct.clean) and early.rejects.equals(direct.rejects)
+    assert early.inputs == direct.inputs
+
+
+def test_a_read_error_is_raised_when_the_table_is_taken(tmp_path: Path) -> None:
+    missing, junk = tmp_path / "missing.csv", tmp_path / "junk.csv"
+    junk.write_bytes(b"\x00\x01\x02garbage\xff\xfe")
+    early = Prefetch([missing, junk], None)  # starting never raises
+    with pytest.raises(InputError, match="cannot read the file"):
+        early.take(missing)
+    with pytest.raises(InputError, match="junk.csv"):
+        early.take(junk)
+
+
+def test_only_extracts_held_in_memory_are_read_early(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"x" * (10 * BYTES_PER_LINE))
+    assert held_in_memory([path], chunk_lines=10)
+    assert not held_in_memory([path, path], chunk_lines=10)
+    assert not held_in_memory([tmp_path / "missing.csv"], chunk_lines=10)
+    assert prefetch([path, path], chunk_lines=10, encoding=None) is None
+    assert isinstance(prefetch([path], chunk_lines=10, encoding=None), Prefetch)
+
+
+def test_register_errors_still_come_before_extract_errors(tmp_path: Path) -> None:
+    register, junk = tmp_path / "register.csv", tmp_path / "junk.csv"
+    register.write_text("enterprise_id,name,district,industry_code,year\n"
+                        "BAD,x,330212,C3391,2024\n", encoding="utf-8")
+    junk.write_bytes(b"\x00\x01\x02garbage\xff\xfe")
+    result = CliRunner().invoke(main, [
+        "run", "--period", "2025-03", "--register", str(register), "--billing", str(junk),
+        "--rules", str(GOLDEN / "rules"), "--tariffs", str(GOLDEN / "tariffs"),
+        "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "register.csv:2" in result.output and "junk.csv" not in result.output
+    assert "Traceback" not in result.output
