@@ -316,21 +316,23 @@ def summary_table(surcharges: pd.DataFrame) -> pd.DataFrame:
 def summary_parts(surcharges: pd.DataFrame) -> pd.DataFrame:
     """The summary's sums per group and enterprise, for a whole run or one piece of it.
 
-    Grouped on integer codes: accounts are distinct (group, account) pairs, the quantity
-    counts each billing line once per group, amounts are int64 sums. Parts of several pieces
-    add up exactly: in a run an account has one clean line and one enterprise (duplicates and
-    account conflicts are rejected), so no account is counted in two parts.
+    Grouped on integer codes. The district follows the enterprise (it is looked up from the
+    register), so it is not hashed. In a run an account has one clean line and one
+    enterprise (duplicates and account conflicts are rejected): the accounts of a group are
+    its distinct billing lines, the quantity counts each of them once, and the parts of
+    several pieces add up exactly, since no account is counted in two parts. Amounts are
+    int64 sums.
     """
     keys = [*SUMMARY_KEYS, "enterprise_id"]
     if surcharges.empty:
         return pd.DataFrame({name: pd.Series(dtype="string" if name in keys else np.int64)
                              for name in PART_COLUMNS})
-    group = _group_codes(surcharges[keys])
+    group = _group_codes(surcharges[["utility", "rulebook", "class", "enterprise_id"]])
     groups = int(group.max()) + 1
     parts = _first_of_each(surcharges[keys], group, groups)
-    parts["accounts"] = _distinct_per_group(group, _codes(surcharges["account_id"]), groups)
     line = surcharges["_row"].to_numpy(dtype=np.int64)
     first_in_group = _first_mask(group * (int(line.max()) + 1) + line)
+    parts["accounts"] = np.bincount(group[first_in_group], minlength=groups).astype(np.int64)
     parts["quantity_milli"] = _sum_per_group(
         group[first_in_group], surcharges["_qty"].to_numpy(dtype=np.int64)[first_in_group],
         groups)
@@ -369,8 +371,11 @@ def _group_codes(keys: pd.DataFrame) -> np.ndarray:
     combined = np.zeros(len(keys), dtype=np.int64)
     for column in keys.columns:
         codes = _codes(keys[column])
-        combined = pd.factorize(combined * (codes.max(initial=0) + 1) + codes)[0]
-    return combined.astype(np.int64)
+        radix = int(codes.max(initial=0)) + 1
+        if int(combined.max(initial=0)) >= np.iinfo(np.int64).max // radix // 2:
+            combined = _codes(pd.Series(combined))  # dense again before it could overflow
+        combined = combined * radix + codes
+    return _codes(pd.Series(combined))
 
 
 def _first_of_each(keys: pd.DataFrame, group: np.ndarray, groups: int) -> pd.DataFrame:
@@ -382,11 +387,6 @@ def _first_of_each(keys: pd.DataFrame, group: np.ndarray, groups: int) -> pd.Dat
 def _first_mask(key: np.ndarray) -> np.ndarray:
     """True at the first occurrence of each key value (hashing, not sorting)."""
     return ~pd.Series(key).duplicated().to_numpy()
-
-
-def _distinct_per_group(group: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
-    pairs = group * (codes.max(initial=0) + 1) + codes
-    return np.bincount(group[_first_mask(pairs)], minlength=groups)
 
 
 def _sum_per_group(group: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
