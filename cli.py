@@ -193,6 +193,10 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
     from pricing.billing.prefetch import prefetch
 
     early = prefetch(list(billing), chunk_lines, input_encoding)  # before the heavy imports
+    if early is not None:
+        import pandas  # noqa: F401 - loaded here, the reading thread may check the lines now
+
+        early.extract(period)
     from pricing.billing.batch import RunOptions, run_month
     from pricing.catalog import load_catalog
     from pricing.progress import Progress

@@ -92,9 +92,11 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
     Errors keep their order: the register's and the rulebooks' are raised first.
     """
     catalog = catalog or opts.catalog
+    if opts.prefetched is not None:  # the CLI's reading thread checks them
+        return _compute_month(opts, catalog, opts.prefetched.extract(opts.period))
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(read_extracts, opts.billing, period=opts.period,
-                              encoding=opts.input_encoding, prefetched=opts.prefetched)
+                              encoding=opts.input_encoding)
         try:
             return _compute_month(opts, catalog, reading)
         finally:

@@ -2,10 +2,14 @@
 
 A ``diffprice run`` process spends its first second importing pandas and loading the policy.
 Arrow's CSV parse of the extracts needs neither and releases the GIL, so the CLI starts it
-first, in a background thread, and the batch takes the tables when it gets to them. Only
-extracts a run holds in memory anyway are read early (a streamed run reads in pieces). The
-result is the same :class:`CsvTable` the batch would read itself, and a file that cannot be
-read raises its error where the batch would have raised it, after the register's errors.
+first, in a background thread. When the batch has its modules loaded it asks for the checked
+lines (:meth:`Prefetch.extract`), and the same thread goes on to validate them while the
+register is classified. Only extracts a run holds in memory anyway are read early (a streamed
+run reads in pieces). The result is what :func:`read_extracts` would return, and a file that
+cannot be read raises its error where the batch would have raised it, after the register's.
+
+The thread imports nothing heavy before the batch asks: two threads importing pandas at once
+could meet on the import locks of its modules.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pricing.billing.encoding import CsvTable, read_csv_table
+
+if TYPE_CHECKING:
+    from pricing.billing.extract import Extract
 
 BYTES_PER_LINE = 100  # fewer bytes than this per line in all: surely held in memory
 
@@ -23,12 +31,16 @@ class Prefetch:
     """Extracts being read in a daemon thread (an early error never keeps the process up)."""
 
     def __init__(self, paths: list[Path], encoding: str | None) -> None:
+        self._paths = [Path(path) for path in paths]
         self._futures: dict[str, Future[CsvTable]] = {str(path): Future() for path in paths}
         self._encoding = encoding
+        self._period: str | None = None
+        self._asked = threading.Event()
+        self._extract: Future[Extract] = Future()
         pending = list(self._futures.items())  # take() pops from the dict while this runs
-        threading.Thread(target=self._read, args=(pending,), name="prefetch", daemon=True).start()
+        threading.Thread(target=self._run, args=(pending,), name="prefetch", daemon=True).start()
 
-    def _read(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
+    def _run(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
         for source, future in pending:
             if not future.set_running_or_notify_cancel():
                 continue
@@ -37,6 +49,30 @@ class Prefetch:
                                                  source=source))
             except BaseException as error:  # handed over to whoever takes the table
                 future.set_exception(error)
+        self._asked.wait()
+        if not self._extract.set_running_or_notify_cancel():
+            return
+        try:
+            from pricing.billing.extract import read_extracts
+
+            self._extract.set_result(read_extracts(self._paths, period=self._period,
+                                                   encoding=self._encoding, prefetched=self))
+        except BaseException as error:
+            self._extract.set_exception(error)
+
+    def extract(self, period: str | None) -> Future[Extract]:
+        """``read_extracts(paths, period=period)``, computed in the reading thread; asking
+        again for the same period gives the same future.
+
+        Ask once pandas is imported (the module docstring says why).
+        """
+        if self._asked.is_set():
+            if period != self._period:
+                raise ValueError(f"the extracts are checked for {self._period}, not {period}")
+            return self._extract
+        self._period = period
+        self._asked.set()
+        return self._extract
 
     def take(self, path: Path) -> CsvTable | None:
         """The table of ``path`` (once: the reference is dropped), or None if not read here."""

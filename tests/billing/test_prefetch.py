@@ -68,3 +68,22 @@ def test_register_errors_still_come_before_extract_errors(tmp_path: Path) -> Non
     assert result.exit_code != 0
     assert "register.csv:2" in result.output and "junk.csv" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_reading_thread_checks_the_lines_when_asked() -> None:
+    paths = [GOLDEN / "billing.csv"]
+    direct = read_extracts(paths, period="2025-03")
+    early = Prefetch(paths, None)
+    checked = early.extract("2025-03")
+    assert early.extract("2025-03") is checked  # asked again: the same work
+    found = checked.result(timeout=60)
+    assert found.clean.equals(direct.clean) and found.rejects.equals(direct.rejects)
+    assert found.inputs == direct.inputs
+    with pytest.raises(ValueError, match="checked for 2025-03"):
+        early.extract("2025-04")
+
+
+def test_a_file_that_cannot_be_read_fails_the_checked_lines(tmp_path: Path) -> None:
+    early = Prefetch([GOLDEN / "billing.csv", tmp_path / "missing.csv"], None)
+    with pytest.raises(InputError, match="missing.csv.*cannot read the file"):
+        early.extract("2025-03").result(timeout=60)
