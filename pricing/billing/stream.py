@@ -9,6 +9,11 @@ sort-key ranges; the buckets are then sorted one at a time and appended to surch
 Memory follows the piece size, not the file, and the bytes are those of an in-memory run,
 which is the one-piece case. Spill files live in the run's temporary directory and are gone
 when it is published.
+
+Each loop works one piece ahead in a second thread (:func:`ahead`): the next piece is parsed
+while this one's keys are spilled, checked while this one is priced, and the next bucket is
+sorted while this one is written. Arrow's parsing, sorting and kernels release the GIL, and
+at most one more piece is held.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -146,15 +152,15 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
         with contextlib.closing(rejects), pricer or contextlib.nullcontext():
-            for number, piece in enumerate(cache.pieces()):
+            for number, checked in enumerate(ahead(_checked(opts, cache.pieces(), check))):
                 opts.progress.step(f"second pass: piece {number + 1}, "
-                                   f"{piece.lines.num_rows} lines")
-                month = _price_piece(opts, piece, check, classified, components, pricer)
+                                   f"{checked.rows} lines")
+                month = _price_piece(opts, checked, classified, components, pricer)
                 surcharges = surcharge_table(month, ordered=False)  # the buckets sort
                 rejects.write(month.rejects)
                 tally.add(month, surcharges)
                 buckets.add(surcharges)
-                del piece, month, surcharges  # before the next piece is read, not after
+                del checked, month, surcharges  # before the piece after next is read
                 pa.default_memory_pool().release_unused()
         sha, rows = rejects.close()
         outputs = [{"name": "rejects.csv", "sha256": sha, "rows": rows}]
@@ -180,22 +186,57 @@ def _cluster_pricer(opts: RunOptions, classified: Classified, components: list[I
     return ClusterPricer(opts.cluster, table.table, table.facts, components)
 
 
-def _price_piece(opts: RunOptions, piece: _Piece, check: CrossCheck, classified: Classified,
+@dataclass
+class _Checked:
+    """One piece's lines split into clean lines and rejects."""
+
+    clean: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def rows(self) -> int:
+        return len(self.clean) + len(self.rejects)
+
+
+def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
+             ) -> Iterator[_Checked]:
+    for piece in pieces:
+        crossed = check.faults(piece.first_row, piece.lines.num_rows)
+        clean, rejects = check_lines(piece.lines, opts.period, crossed, piece.keys)
+        del piece
+        yield _Checked(clean, rejects)
+
+
+def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
                  components: list[InForce], pricer: ClusterPricer | None) -> MonthResult:
-    crossed = check.faults(piece.first_row, piece.lines.num_rows)
-    clean, extract_rejects = check_lines(piece.lines, opts.period, crossed, piece.keys)
-    lines = clean.reset_index(drop=True)
+    lines = checked.clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer)
-    rejects = all_rejects(extract_rejects, lines, priced)
-    return MonthResult(classified.classification, lines, priced, rejects,
-                       len(clean) + len(extract_rejects), [], classified.enterprises)
+    rejects = all_rejects(checked.rejects, lines, priced)
+    return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
+                       classified.enterprises)
+
+
+T = TypeVar("T")
+
+
+def ahead(items: Iterable[T]) -> Iterator[T]:
+    """``items`` in order, each next one computed in a second thread while the caller works
+    on the current one. An error raised making an item is raised where the item would have
+    been taken, so errors keep their order."""
+    done = object()
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        coming = pool.submit(next, source, done)
+        while (item := coming.result()) is not done:
+            coming = pool.submit(next, source, done)
+            yield item  # type: ignore[misc]
 
 
 def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
                   classified: Classified, tally: _Tally) -> list[dict]:
     """surcharges.csv bucket by bucket, then classification.csv and summary.csv."""
     writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
-    for frame in buckets.sorted_frames():
+    for frame in ahead(buckets.sorted_frames()):
         writer.write(frame)
     outputs = []
     sha, rows = writer.close()
@@ -216,27 +257,33 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
     inputs = []
     first_row = 0
     for order, (path, scan) in enumerate(zip(opts.billing, scans, strict=True)):
-        source = str(path)
-        reader = PieceReader(Path(path), source, opts.chunk_lines, scan.encoding)
-        found: dict[str, str] | None = None
+        reader = PieceReader(Path(path), str(path), opts.chunk_lines, scan.encoding)
         rows = 0
-        for piece in reader:
-            if found is None:
-                found = extract_columns(reader.header, source)
-            table, lines = parse_records(piece.body, reader.header, source,
-                                         first_line=piece.first_line, has_header=False)
-            del piece
-            raw = raw_lines(table, lines, found, Path(path).name, order)
-            del table
-            keys = line_keys(*(raw[f"raw_{name}"].combine_chunks() for name in KEY_COLUMNS))
+        for raw, keys in ahead(_parsed(reader, Path(path), order)):
             check.add(first_row, keys)
             cache.add(_Piece(raw, first_row, keys))
             first_row += raw.num_rows
             rows += raw.num_rows
-        if found is None:
-            _no_rows(reader, source)
         inputs.append((Path(path), reader.sha256, rows))
     return inputs
+
+
+def _parsed(reader: PieceReader, path: Path, order: int) -> Iterator[tuple[pa.Table, Keys]]:
+    """The raw lines of each piece of one file and their keys; the errors of an in-memory
+    read for a file without data rows."""
+    source = str(path)
+    found: dict[str, str] | None = None
+    for piece in reader:
+        if found is None:
+            found = extract_columns(reader.header, source)
+        table, lines = parse_records(piece.body, reader.header, source,
+                                     first_line=piece.first_line, has_header=False)
+        del piece
+        raw = raw_lines(table, lines, found, path.name, order)
+        del table
+        yield raw, line_keys(*(raw[f"raw_{name}"].combine_chunks() for name in KEY_COLUMNS))
+    if found is None:
+        _no_rows(reader, source)
 
 
 class _LineCache:
