@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricing.billing.extract import CrossFaults, Keys, dictionary_codes
+from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
 SAMPLE_SIZE = 100_000
@@ -86,19 +87,12 @@ class CrossCheck:
         self._sample.append(sort_key(keys.utility.take(where), keys.account_id.take(where)))
 
     def finish(self) -> None:
-        """Check each partition alone; keep the rows at fault, sorted."""
+        """Check each partition alone, two at a time; keep the rows at fault, sorted."""
         rows, dup, owners = [], [], []
-        for part in self._keys.parts():
-            table = part.combine_chunks()
-            enterprise_id = table["enterprise_id"].chunk(0)
-            keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
-                        table["month"].chunk(0), enterprise_id,
-                        table["enterprise_ok"].to_numpy(), dictionary_codes(enterprise_id))
-            found = CrossFaults.of(keys)
-            flagged = (found.lines_per_key > 1) | (found.owners > 1)
-            rows.append(table["row"].to_numpy()[flagged])
-            dup.append(found.lines_per_key[flagged])
-            owners.append(found.owners[flagged])
+        for found in mapped(_flagged, self._keys.parts()):
+            rows.append(found[0])
+            dup.append(found[1])
+            owners.append(found[2])
         if rows:
             all_rows = np.concatenate(rows)
             order = np.argsort(all_rows, kind="stable")
@@ -128,6 +122,19 @@ class CrossCheck:
         ordered = sample.take(pc.sort_indices(sample))
         picks = (np.arange(1, buckets) * len(ordered)) // buckets
         return pc.unique(ordered.take(pa.array(picks)))
+
+
+def _flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run rows of one partition at fault, with their key and owner counts."""
+    table = part.combine_chunks()
+    enterprise_id = table["enterprise_id"].chunk(0)
+    keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
+                table["month"].chunk(0), enterprise_id, table["enterprise_ok"].to_numpy(),
+                dictionary_codes(enterprise_id))
+    found = CrossFaults.of(keys)
+    flagged = (found.lines_per_key > 1) | (found.owners > 1)
+    return table["row"].to_numpy()[flagged], found.lines_per_key[flagged], \
+        found.owners[flagged]
 
 
 def sort_key(utility: pa.Array, account_id: pa.Array) -> pa.Array:

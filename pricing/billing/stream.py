@@ -10,10 +10,10 @@ Memory follows the piece size, not the file, and the bytes are those of an in-me
 which is the one-piece case. Spill files live in the run's temporary directory and are gone
 when it is published.
 
-Each loop works one piece ahead in a second thread (:func:`ahead`): the next piece is parsed
-while this one's keys are spilled, checked while this one is priced, and the next bucket is
-sorted while this one is written. Arrow's parsing, sorting and kernels release the GIL, and
-at most one more piece is held.
+Each loop works one piece ahead in a second thread (:mod:`pricing.billing.overlap`): the
+next piece is parsed while this one's keys are spilled, checked while this one is priced,
+and the next bucket is sorted while this one is written; the partitions of the cross-piece
+check are checked two at a time. At most one more piece or partition is held.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -66,6 +65,7 @@ from pricing.billing.extract import (
     raw_lines,
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
+from pricing.billing.overlap import ahead
 from pricing.billing.prefetch import BYTES_PER_LINE
 from pricing.billing.spill import Spill
 
@@ -214,22 +214,6 @@ def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
     rejects = all_rejects(checked.rejects, lines, priced)
     return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
                        classified.enterprises)
-
-
-T = TypeVar("T")
-
-
-def ahead(items: Iterable[T]) -> Iterator[T]:
-    """``items`` in order, each next one computed in a second thread while the caller works
-    on the current one. An error raised making an item is raised where the item would have
-    been taken, so errors keep their order."""
-    done = object()
-    source = iter(items)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        coming = pool.submit(next, source, done)
-        while (item := coming.result()) is not done:
-            coming = pool.submit(next, source, done)
-            yield item  # type: ignore[misc]
 
 
 def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,

@@ -1,4 +1,4 @@
-"""``ahead``: a streamed run's loops work one piece ahead, without changing what they see."""
+"""``ahead`` and ``mapped``: a streamed run's loops overlap, without changing what they see."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pricing.billing.stream import ahead
+from pricing.billing.overlap import ahead, mapped
 
 
 @given(st.lists(st.integers()))
@@ -57,3 +57,35 @@ def test_at_most_one_item_is_made_ahead() -> None:
     threading.Event().wait(0.2)  # time enough to run further ahead, if it would
     assert made in ([0], [0, 1])
     taken.close()
+
+
+@given(st.lists(st.integers()), st.integers(min_value=1, max_value=4))
+def test_mapped_is_map_in_order(items: list[int], workers: int) -> None:
+    assert list(mapped(lambda x: x * 3 + 1, items, workers)) == [x * 3 + 1 for x in items]
+
+
+def test_mapped_takes_items_only_as_calls_can_start() -> None:
+    taken: list[int] = []
+
+    def items() -> Iterator[int]:
+        for number in range(100):
+            taken.append(number)
+            yield number
+
+    results = mapped(lambda x: x, items(), workers=2)
+    assert next(results) == 0
+    assert len(taken) == 2  # not the whole input, as Executor.map would take
+    results.close()
+
+
+def test_mapped_raises_a_failed_call_in_its_place() -> None:
+    def function(x: int) -> int:
+        if x == 2:
+            raise ValueError("part 2")
+        return x
+
+    seen = []
+    with pytest.raises(ValueError, match="part 2"):
+        for result in mapped(function, range(5)):
+            seen.append(result)
+    assert seen == [0, 1]
