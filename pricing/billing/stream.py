@@ -257,7 +257,7 @@ def _parsed(reader: PieceReader, path: Path, order: int) -> Iterator[tuple[pa.Ta
     read for a file without data rows."""
     source = str(path)
     found: dict[str, str] | None = None
-    for piece in reader:
+    for piece in ahead(reader):  # the file is read and cut while the piece before is parsed
         if found is None:
             found = extract_columns(reader.header, source)
         table, lines = parse_records(piece.body, reader.header, source,
