@@ -11,9 +11,10 @@ which is the one-piece case. Spill files live in the run's temporary directory a
 when it is published.
 
 Each loop works one piece ahead in a second thread (:mod:`pricing.billing.overlap`): the
-next piece is parsed while this one's keys are spilled, checked while this one is priced,
-and the next bucket is sorted while this one is written; the partitions of the cross-piece
-check are checked two at a time. At most one more piece or partition is held.
+next piece is parsed while this one's keys are spilled and checked while this one is priced;
+two buckets are sorted at a time while the one before is written, and the partitions of the
+cross-piece check are checked two at a time. At most two more pieces, partitions or buckets
+are held.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from pricing.billing.extract import (
     raw_lines,
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
-from pricing.billing.overlap import ahead
+from pricing.billing.overlap import ahead, mapped
 from pricing.billing.prefetch import BYTES_PER_LINE
 from pricing.billing.spill import Spill
 
@@ -167,6 +168,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         counts = tally.counts
         failed = reject_rate_exceeded(opts, counts)
         if not failed:
+            opts.progress.step("sorting the surcharge lines and writing the outputs")
             outputs += _write_priced(run_dir, encoding, buckets, classified, tally)
         written = manifest(opts, inputs, counts, tally.fen, outputs,
                            "failed" if failed else "ok")
@@ -220,7 +222,7 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
                   classified: Classified, tally: _Tally) -> list[dict]:
     """surcharges.csv bucket by bucket, then classification.csv and summary.csv."""
     writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
-    for frame in ahead(buckets.sorted_frames()):
+    for frame in buckets.sorted_frames():
         writer.write(frame)
     outputs = []
     sha, rows = writer.close()
@@ -339,7 +341,10 @@ class _Buckets:
         self._spill.add(table, bucket)
 
     def sorted_frames(self) -> Iterator[pd.DataFrame]:
-        for table in self._spill.parts():
-            order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in _SORT])
-            yield table.take(order).to_pandas(
-                types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        """The buckets in order, each sorted; two are sorted at a time."""
+        return mapped(_sorted, self._spill.parts())
+
+
+def _sorted(table: pa.Table) -> pd.DataFrame:
+    order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in _SORT])
+    return table.take(order).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
