@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from pricing import __version__
 from pricing.billing.components import InForce, in_force, month_bounds
+from pricing.billing.crosscheck import sort_key
 from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
@@ -252,9 +253,8 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "band": _arrow_text(cand["band"]),
         "order": cand["order"].to_numpy(dtype=np.int64),
     })
-    order = (pc.sort_indices(sort_keys, sort_keys=[(name, "ascending") for name in
-                                                  sort_keys.column_names]).to_numpy()
-             if ordered else np.arange(len(cand), dtype=np.int64))
+    order = (surcharge_order(sort_keys) if ordered
+             else np.arange(len(cand), dtype=np.int64))
     cand = cand.take(order)
     rows = line_rows[order]
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
@@ -287,6 +287,28 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "_row": rows,
         "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[rows],
     })
+
+
+def surcharge_order(keys: pa.Table) -> np.ndarray:
+    """The row order of surcharges.csv: by ``period``, ``utility``, ``account_id``,
+    ``component_id``, ``band`` and the component's ``order`` (columns of ``keys``).
+
+    Sorted on one text key, utility NUL account_id (:func:`sort_key`, ordered as the pair),
+    and on the period only where it varies: a run prices one month, and each string key
+    left out makes Arrow's sort markedly cheaper.
+    """
+    def column(name: str) -> pa.Array:
+        values = keys[name]
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+    sorting = {"account": sort_key(column("utility"), column("account_id")),
+               "component_id": column("component_id"), "band": column("band"),
+               "order": column(keys.column_names[-1])}
+    if pc.count_distinct(column("period"), mode="all").as_py() > 1:
+        sorting = {"period": column("period"), **sorting}
+    table = pa.table(sorting)
+    return pc.sort_indices(table, sort_keys=[(name, "ascending") for name in sorting]
+                           ).to_numpy()
 
 
 def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:

@@ -51,6 +51,7 @@ from pricing.billing.batch import (
     reject_rate_exceeded,
     summary_from_parts,
     summary_parts,
+    surcharge_order,
     surcharge_table,
 )
 from pricing.billing.chunks import FileScan, PieceReader, scan_file
@@ -76,7 +77,7 @@ if TYPE_CHECKING:
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
 _SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
 PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
-_SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]
+_SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]  # order last
 
 
 def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
@@ -346,5 +347,5 @@ class _Buckets:
 
 
 def _sorted(table: pa.Table) -> pd.DataFrame:
-    order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in _SORT])
+    order = surcharge_order(table.select(_SORT))
     return table.take(order).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
