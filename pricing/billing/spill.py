@@ -28,7 +28,9 @@ class Spill:
 
     def add(self, table: pa.Table, parts: np.ndarray) -> None:
         """Append row ``i`` of ``table`` to part ``parts[i]``, keeping the rows' order."""
-        order = np.argsort(parts, kind="stable")
+        small = len(parts) and 0 <= parts.min() and parts.max() < np.iinfo(np.int16).max
+        # a stable sort of 16-bit keys is a radix sort in numpy: several times faster
+        order = np.argsort(parts.astype(np.int16) if small else parts, kind="stable")
         ordered = parts[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(order) else []
         for start, stop in zip(starts, [*starts[1:], len(order)], strict=True):
