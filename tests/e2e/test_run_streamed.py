@@ -122,3 +122,26 @@ def test_random_extracts_in_pieces_equal_in_memory(tmp_path: Path, lines: list[d
                              chunk_lines=chunk_lines), out)
         outs.append(out)
     assert same_files(*outs) == []
+
+
+GOOD_LINE = "electricity,{n},91330212MA2H000019,2025-03,1\n"
+
+
+@pytest.mark.parametrize(("late", "message"), [
+    (b"\xff\xfe,1,2,3,4\n", "cannot decode"),
+    (b'electricity,"unclosed,91330212MA2H000019,2025-03,1\n', "not a valid CSV file"),
+])
+def test_a_fault_late_in_the_file_fails_the_stream_cleanly(tmp_path: Path, late: bytes,
+                                                          message: str) -> None:
+    """Pieces are read ahead in other threads: an error in piece 40 still ends the run with
+    its one message, exit 1 and no run directory."""
+    body = "utility,account_id,enterprise_id,period,quantity\n" + "".join(
+        GOOD_LINE.format(n=n) for n in range(400))
+    path = tmp_path / "x.csv"
+    path.write_bytes(body.encode("utf-8") + late + GOOD_LINE.format(n=999).encode())
+    whole = run(tmp_path / "whole", billing=[path])
+    pieces = run(tmp_path / "pieces", "--chunk-lines", "10", billing=[path])
+    assert whole.exit_code == pieces.exit_code == 1
+    assert message in whole.output and message in pieces.output
+    assert "Traceback" not in pieces.output
+    assert not (tmp_path / "pieces").exists()
