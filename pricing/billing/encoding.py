@@ -57,8 +57,7 @@ def to_utf8(data: bytes, source: str, encoding: str | None = None) -> bytes:
     else:
         name = detect_encoding(data)
         if name is None:
-            raise InputError(source, None, None, "cannot decode the file, expected UTF-8 or "
-                             "GB18030")
+            raise _undecodable(data, source)
         if name == "utf-8":
             return data  # detection decoded it already: valid UTF-8 without a BOM
     try:
@@ -71,6 +70,21 @@ def to_utf8(data: bytes, source: str, encoding: str | None = None) -> bytes:
         line = data[: error.start].count(b"\n") + 1
         raise InputError(source, line, None, f"cannot decode as {name}: byte "
                          f"{data[error.start]:#04x} at offset {error.start}") from None
+
+
+def _undecodable(data: bytes, source: str) -> InputError:
+    """Neither UTF-8 nor GB18030 reads the file: name the line where the one that reads
+    further stops, since that is most likely the file's encoding and the byte its fault."""
+    stops = []
+    for name in ("utf-8", "gb18030"):
+        try:
+            data.decode(name)
+        except UnicodeDecodeError as error:
+            stops.append((error.start, name))
+    at, name = max(stops)
+    line = data[:at].count(b"\n") + 1
+    return InputError(source, line, None, f"cannot decode the file, expected UTF-8 or "
+                      f"GB18030: as {name}, byte {data[at]:#04x} at offset {at} is invalid")
 
 
 def _blank_before_end(body: bytes) -> bool:

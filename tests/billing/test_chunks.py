@@ -87,3 +87,16 @@ def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         _pieces(path, 1)
     assert caught.value.row == 3 and "utf-8" in str(caught.value)
+
+
+@pytest.mark.parametrize(("encoding", "name"), [("gb18030", "gb18030"), ("utf-8", "utf-8")])
+def test_a_whole_file_read_names_the_line_it_cannot_decode(tmp_path: Path, encoding: str,
+                                                           name: str) -> None:
+    """Neither encoding reads it: the one that reads further tells the line and byte."""
+    path = tmp_path / "bad.csv"
+    text = "类别,户号\n电,宁波一号\n水,宁波二号\n电,三号\n"
+    path.write_bytes(text.encode(encoding) + b"\xff\xff,1\n")
+    with pytest.raises(InputError) as caught:
+        read_csv_table(path)
+    assert caught.value.row == 5
+    assert f"as {name}, byte 0xff" in str(caught.value)
