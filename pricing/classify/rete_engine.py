@@ -5,9 +5,11 @@ equivalence property tests can check it against a second, unrelated evaluator (A
 It returns the same outcome frame as ``engine.rule_outcomes``; ``policy.decide`` does the rest.
 
 How durable_rules is tamed (DURABLE_RULES.md):
-- the rulebook is compiled to ONE JSON ruleset (a plain dict, golden-testable): per rule a
-  TRUE rule and a FALSE rule (``expr.rete.condition`` / ``negated``); a fact matching neither
-  is unknown. A catch-all rule keeps facts that match nothing from raising;
+- the rulebook is compiled to ONE JSON ruleset (a plain dict, golden-testable): per rule
+  TRUE rules and FALSE rules (``expr.rete.condition`` / ``negated``, one durable rule per
+  alternative of a top-level ``$or``, which keeps each under durable's limit of 31
+  expression entries); a fact matching neither is unknown. A catch-all rule keeps facts
+  that match nothing from raising;
 - facts, not events, so every matching rule fires; each fact has a unique ``id`` and the
   session is deleted after every small batch (the session limit is 1,025);
 - actions only record ``(row, rule, value)``; errors swallowed into the state are checked;
@@ -53,11 +55,25 @@ def compile_ruleset(compiled: Any) -> dict[str, Any]:
     """
     ruleset: dict[str, Any] = {}
     for index, (_rule, node) in enumerate(compiled.rules):
-        ruleset[f"r{index}-true"] = {"all": [{"m": rete.condition(node)}], "run": f"{index}:true"}
-        ruleset[f"r{index}-false"] = {"all": [{"m": rete.negated(node)}],
-                                      "run": f"{index}:false"}
+        for value, condition in (("true", rete.condition(node)), ("false", rete.negated(node))):
+            for number, alternative in enumerate(_alternatives(condition)):
+                ruleset[f"r{index}-{value}-{number}"] = {"all": [{"m": alternative}],
+                                                         "run": f"{index}:{value}"}
     ruleset["seen"] = {"all": [{"m": {"$ex": {ROW_KEY: 1}}}], "run": "seen"}
     return ruleset
+
+
+def _alternatives(condition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a top-level ``$or``, each to become a rule with the same action.
+
+    durable_rules keeps one condition in a sequence of at most 31 entries (comparisons and
+    ``$and``/``$or`` marks) and refuses a longer one ("Could not create ruleset, error code:
+    113"); a negated ``and`` of ``or``s reaches that quickly. Split, each alternative is a
+    rule of its own: a fact matching several records the same outcome several times.
+    """
+    if "$or" not in condition:
+        return [condition]
+    return [found for part in condition["$or"] for found in _alternatives(part)]
 
 
 def check_ruleset_size(compiled: Any, ruleset: dict[str, Any]) -> None:

@@ -87,3 +87,18 @@ def test_engines_agree_on_random_rulebooks(book: object, rows: list[dict]) -> No
     reference = RETE.rule_outcomes(book, facts)
     pd.testing.assert_frame_equal(fast, reference)
     pd.testing.assert_frame_equal(decide(book, fast), decide(book, reference))
+
+
+NESTED = ("(x < -1) and (((-1 < x < -1) or (-1 < x < 0)) and ((-1 < x < -1) or (-1 < x < 1)))")
+
+
+def test_a_deeply_nested_condition_runs_in_the_rete_engine() -> None:
+    """durable_rules refused this rule's negation in one piece (error code 113: more than 31
+    expression entries); split into its alternatives it is accepted, and the engines agree."""
+    book = compiled_rulebook(rules=[{"id": "R0", "class": "eliminated", "when": NESTED}])
+    frame = register([{"enterprise_id": f"E{i}", "x": x, "kind": "a"}
+                      for i, x in enumerate(["-2", "-0.5", "0.5", "3", None])])
+    facts = metrics.facts(book, frame, source="register.csv")
+    pd.testing.assert_frame_equal(engine.rule_outcomes(book, facts),
+                                  RETE.rule_outcomes(book, facts))
+
