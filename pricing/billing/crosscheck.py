@@ -89,10 +89,10 @@ class CrossCheck:
     def finish(self) -> None:
         """Check each partition alone, two at a time; keep the rows at fault, sorted."""
         rows, dup, owners = [], [], []
-        for found in mapped(_flagged, self._keys.parts()):
-            rows.append(found[0])
-            dup.append(found[1])
-            owners.append(found[2])
+        for at, lines_per_key, owner_counts in mapped(_flagged, self._keys.parts()):
+            rows.append(at)
+            dup.append(lines_per_key)
+            owners.append(owner_counts)
         if rows:
             all_rows = np.concatenate(rows)
             order = np.argsort(all_rows, kind="stable")

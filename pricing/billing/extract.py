@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,8 +34,10 @@ import pyarrow.compute as pc
 from pricing.billing.creditcode import valid_credit_code
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.money import parse_scaled_arrow
-from pricing.billing.prefetch import Prefetch
 from pricing.errors import InputError
+
+if TYPE_CHECKING:
+    from pricing.billing.prefetch import Prefetch
 
 COLUMNS = ("utility", "account_id", "enterprise_id", "period", "quantity",
            "production_quantity", "quota", "base_price")

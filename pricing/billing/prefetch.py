@@ -80,10 +80,17 @@ class Prefetch:
         return None if future is None else future.result()
 
 
+def unscanned(paths: list[Path], chunk_lines: int) -> bool:
+    """Whether the extracts, at most ``BYTES_PER_LINE`` bytes a line of one piece in all, are
+    held in memory without counting their lines (:func:`pricing.billing.stream.needs_streaming`
+    scans only larger ones). OSError when a file cannot be read."""
+    return sum(Path(path).stat().st_size for path in paths) <= chunk_lines * BYTES_PER_LINE
+
+
 def held_in_memory(paths: list[Path], chunk_lines: int) -> bool:
     """Whether the extracts are small enough that a run surely reads them whole."""
     try:
-        return sum(Path(path).stat().st_size for path in paths) <= chunk_lines * BYTES_PER_LINE
+        return unscanned(paths, chunk_lines)
     except OSError:
         return False  # the batch reports the file it cannot read, in its order
 

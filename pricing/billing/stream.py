@@ -68,7 +68,7 @@ from pricing.billing.extract import (
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
-from pricing.billing.prefetch import BYTES_PER_LINE
+from pricing.billing.prefetch import unscanned
 from pricing.billing.spill import Spill
 
 if TYPE_CHECKING:
@@ -84,19 +84,19 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
                     ) -> list[FileScan] | None:
     """The scans of the extracts when they hold more lines than one piece, else None.
 
-    Files below ``BYTES_PER_LINE`` bytes a line in all are not read for this; larger ones
-    are scanned: a file's data lines are at most its newlines, and the header takes one. A
-    typical extract line is 70–100 bytes and the shortest valid one 34 (``电,1,`` an
-    18-character id ``,202501,0``), so an unscanned month holds at most three times
-    ``chunk_lines`` lines: memory still follows the piece size, never the file. A piece may
-    hold 5 % more lines than asked when that saves a stream.
+    Files of at most ``BYTES_PER_LINE`` bytes a line in all are not read for this
+    (:func:`pricing.billing.prefetch.unscanned`); larger ones are scanned: a file's data
+    lines are at most its newlines, and the header takes one. A typical extract line is
+    70–100 bytes and the shortest valid one 34 (``电,1,`` an 18-character id ``,202501,0``),
+    so an unscanned month holds at most three times ``chunk_lines`` lines: memory still
+    follows the piece size, never the file. A piece may hold 5 % more lines than asked when
+    that saves a stream.
     """
     try:
-        size = sum(Path(path).stat().st_size for path in paths)
+        if unscanned(paths, chunk_lines):
+            return None
     except OSError:
         return None  # the in-memory reader reports the file it cannot read
-    if size <= chunk_lines * BYTES_PER_LINE:
-        return None
     scans = [scan_file(Path(path), str(path), encoding) for path in paths]
     leeway = chunk_lines // 20  # blank lines, a stray trailing newline: not worth a stream
     if sum(scan.newlines for scan in scans) <= chunk_lines + leeway + len(paths):
