@@ -28,10 +28,11 @@ _NEWLINE, _QUOTE = 10, 34
 @dataclass(frozen=True)
 class Piece:
     """Whole records of a file as UTF-8, without the header; ``first_line`` is the physical
-    line of ``body``'s first byte."""
+    line of ``body``'s first byte, ``newlines`` how many ``body`` holds."""
 
     body: bytes
     first_line: int
+    newlines: int
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,17 @@ class PieceReader:
                         else decoder.decode(block, final)
                 except UnicodeDecodeError as error:
                     # 0x0A is never part of a multi-byte character in UTF-8 or GB18030
-                    at = line + sum(part.count(b"\n") for part in cutter.parts) \
-                        + block[: max(0, error.start)].count(b"\n")
+                    at = line + cutter.newlines + block[: max(0, error.start)].count(b"\n")
                     raise InputError(self.source, at, None, f"cannot decode as {encoding}: "
                                      f"byte {block[error.start]:#04x}") from None
                 data = text.encode("utf-8") if transcode else block
-                for piece in cutter.feed(data, final):
+                for piece, newlines in cutter.feed(data, final):
                     if line == 1:
                         self.header = parse_header(piece, self.source)
                         cutter.wanted = self.records
-                    elif piece.strip(b"\r\n"):
-                        yield Piece(piece, line)
-                    line += piece.count(b"\n")
+                    elif piece.lstrip(b"\r\n"):  # no copy unless it starts blank
+                        yield Piece(piece, line, newlines)
+                    line += newlines
                 if final:
                     break
             hashed.result()
@@ -155,21 +155,24 @@ class _Cutter:
         self.newlines = 0  # in ``parts``
         self.quotes = 0  # in ``parts``
 
-    def feed(self, data: bytes, final: bool) -> Iterator[bytes]:
-        start, positions, at = 0, np.zeros(0, dtype=np.int64), 0
-        located = False
+    def feed(self, data: bytes, final: bool) -> Iterator[tuple[bytes, int]]:
+        """Pieces completed by ``data``, each with its number of newlines. Each byte is
+        counted once for newlines; quotes are counted only in blocks that hold one."""
+        start, positions, at = 0, None, 0
+        block_newlines = data.count(b"\n")
+        quoted = b'"' in data
         while True:
-            remaining = len(positions) - at if located else data.count(b"\n", start)
+            remaining = block_newlines if positions is None else len(positions) - at
             if self.newlines + remaining < self.wanted or remaining == 0:
                 break
-            if not located:
+            if positions is None:  # only blocks where a piece ends are searched
                 positions = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
-                at, located = int(np.searchsorted(positions, start)), True
             index, cut = at + max(0, self.wanted - self.newlines - 1), -1
             quotes, counted = self.quotes, start
             while index < len(positions):
                 end = int(positions[index])
-                quotes += data.count(b'"', counted, end)
+                if quoted:
+                    quotes += data.count(b'"', counted, end)
                 counted = end
                 if quotes % 2 == 0:
                     cut = end + 1
@@ -177,16 +180,17 @@ class _Cutter:
                 index += 1
             if cut < 0:  # a quoted value goes on in the next block
                 break
-            yield b"".join([*self.parts, data[start:cut]])
+            newlines = self.newlines + index - at + 1
+            yield b"".join([*self.parts, memoryview(data)[start:cut]]), newlines
             self.parts, self.newlines, self.quotes = [], 0, 0
             start, at = cut, index + 1
         if start < len(data):
             rest = data[start:]
             self.parts.append(rest)
-            self.newlines += rest.count(b"\n")
-            self.quotes += rest.count(b'"')
+            self.newlines += block_newlines if positions is None else len(positions) - at
+            self.quotes += rest.count(b'"') if quoted else 0
         if final and self.parts:
-            yield b"".join(self.parts)
+            yield b"".join(self.parts), self.newlines
             self.parts, self.newlines, self.quotes = [], 0, 0
 
 

@@ -136,9 +136,12 @@ def _record_lines(body: bytes) -> np.ndarray:
     return line_of_start[~blank].astype(np.int64)
 
 
-def _physical_records(body: bytes) -> int:
-    """Records when each is one line: newlines, plus an unterminated last line."""
-    records = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == _NEWLINE)) + 1
+def _physical_records(body: bytes, newlines: int | None = None) -> int:
+    """Records when each is one line: newlines (counted unless known), plus an unterminated
+    last line."""
+    if newlines is None:
+        newlines = int(np.count_nonzero(np.frombuffer(body, dtype=np.uint8) == _NEWLINE))
+    records = newlines + 1
     if body[body.rfind(b"\n") + 1:] in (b"", b"\r"):
         records -= 1  # the newline after the last record, or a lone CR, ends nothing
     return records
@@ -248,13 +251,15 @@ def parse_header(text: bytes, source: str) -> list[str]:
 def parse_records(body: bytes, header: list[str], source: str, *, first_line: int,
                   has_header: bool, quick: bool | None = None,
                   columns: list[str] | None = None,
-                  utf8_errors: bool = False) -> tuple[pa.Table, np.ndarray]:
+                  utf8_errors: bool = False,
+                  newlines: int | None = None) -> tuple[pa.Table, np.ndarray]:
     """Arrow text columns of the records in ``body`` and the physical line of each.
 
     ``body`` is UTF-8 and holds whole records: a file (``has_header``) or a piece of one
     that starts on line ``first_line``. ``columns`` reads only those. InputError when Arrow
     cannot parse it; with ``utf8_errors``, ``_NotUtf8`` instead (the caller then decodes the
-    file itself, so an undecodable byte is reported before a malformed record).
+    file itself, so an undecodable byte is reported before a malformed record). ``newlines``,
+    when the caller counted them, spares counting them again.
     """
     quick = _one_line_each(body) if quick is None else quick
     try:
@@ -274,7 +279,7 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
         where = "" if has_header else f" (in the records from line {first_line})"
         raise InputError(source, None, None, f"not a valid CSV file{where}: {error}") from None
     records = table.num_rows + int(has_header)
-    if quick and records == _physical_records(body):
+    if quick and records == _physical_records(body, newlines):
         lines = np.arange(1, records + 1, dtype=np.int64)
     else:
         lines = _record_lines(body)

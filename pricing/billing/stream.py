@@ -264,7 +264,8 @@ def _parsed(reader: PieceReader, path: Path, order: int) -> Iterator[tuple[pa.Ta
         if found is None:
             found = extract_columns(reader.header, source)
         table, lines = parse_records(piece.body, reader.header, source,
-                                     first_line=piece.first_line, has_header=False)
+                                     first_line=piece.first_line, has_header=False,
+                                     newlines=piece.newlines)
         del piece
         raw = raw_lines(table, lines, found, path.name, order)
         del table

@@ -38,8 +38,10 @@ def _pieces(path: Path, records: int, encoding: str | None = None
             ) -> tuple[PieceReader, pa.Table, np.ndarray]:
     found = scan_file(path, path.name, encoding)
     reader = PieceReader(path, path.name, records, found.encoding)
+    pieces = list(reader)
+    assert all(p.newlines == p.body.count(b"\n") for p in pieces)
     parsed = [parse_records(p.body, reader.header, path.name, first_line=p.first_line,
-                            has_header=False) for p in reader]
+                            has_header=False, newlines=p.newlines) for p in pieces]
     assert all(table.num_rows <= records for table, _ in parsed)  # a piece's bound holds
     if not parsed:
         return reader, pa.table({}), np.zeros(0, dtype=np.int64)
