@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.extract import CrossFaults, Keys, dictionary_codes
+from pricing.billing.extract import CrossFaults, Keys
 from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
@@ -127,10 +127,9 @@ class CrossCheck:
 def _flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The run rows of one partition at fault, with their key and owner counts."""
     table = part.combine_chunks()
-    enterprise_id = table["enterprise_id"].chunk(0)
     keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
-                table["month"].chunk(0), enterprise_id, table["enterprise_ok"].to_numpy(),
-                dictionary_codes(enterprise_id))
+                table["month"].chunk(0), table["enterprise_id"].chunk(0),
+                table["enterprise_ok"].to_numpy(), None)
     found = CrossFaults.of(keys)
     flagged = (found.lines_per_key > 1) | (found.owners > 1)
     return table["row"].to_numpy()[flagged], found.lines_per_key[flagged], \

@@ -268,7 +268,8 @@ class Keys:
     month: pa.Array  # YYYY-MM, null when unreadable
     enterprise_id: pa.Array  # trimmed text
     enterprise_ok: np.ndarray  # a valid credit code
-    enterprise_codes: np.ndarray  # dictionary codes of enterprise_id, -1 when missing
+    enterprise_codes: np.ndarray | None  # dictionary codes of enterprise_id, -1 when
+    # missing; None: found from the text for the lines that need them
     utility_codes: np.ndarray | None = None  # codes of utility and month, -1 when missing,
     month_codes: np.ndarray | None = None  # when known (else found from the text)
 
@@ -303,16 +304,29 @@ class CrossFaults:
 
     @classmethod
     def of(cls, keys: Keys) -> CrossFaults:
-        """Computed from these lines alone: right when they are all the run's lines."""
+        """Computed from these lines alone: right when they are all the run's lines.
+
+        Only the lines of an account seen on two or more lines can share a key or an owner
+        with another line; in a month nearly every account has one line, so the keys and
+        owners are counted among those few, and the others get 1 (0 where a key is missing).
+        """
         utility = (keys.utility_codes if keys.utility_codes is not None
                    else dictionary_codes(keys.utility))
         month = keys.month_codes if keys.month_codes is not None else dictionary_codes(keys.month)
         account_codes = _key_codes(utility, dictionary_codes(keys.account_id))
-        lines_per_key = _count_per_key(_key_codes(account_codes, month))
         owner_ok = (pc.is_valid(keys.utility).to_numpy(zero_copy_only=False)
                     & pc.is_valid(keys.account_id).to_numpy(zero_copy_only=False)
                     & keys.enterprise_ok)
-        owners = _owners_per_account(account_codes, keys.enterprise_codes, owner_ok)
+        lines_per_key = ((account_codes >= 0) & (month >= 0)).astype(np.int64)
+        owners = owner_ok.astype(np.int64)
+        shared = np.flatnonzero(_count_per_key(account_codes) > 1)
+        if len(shared):
+            lines_per_key[shared] = _count_per_key(_key_codes(account_codes[shared],
+                                                              month[shared]))
+            enterprise = (keys.enterprise_codes[shared] if keys.enterprise_codes is not None
+                          else dictionary_codes(keys.enterprise_id.take(pa.array(shared))))
+            owners[shared] = _owners_per_account(account_codes[shared], enterprise,
+                                                 owner_ok[shared])
         return cls(lines_per_key, owners)
 
 

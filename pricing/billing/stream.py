@@ -288,8 +288,7 @@ class _LineCache:
         table = piece.lines
         for name, column in (("utility", keys.utility), ("account_id", keys.account_id),
                              ("month", keys.month), ("enterprise_id", keys.enterprise_id),
-                             ("enterprise_ok", pa.array(keys.enterprise_ok)),
-                             ("enterprise_code", pa.array(keys.enterprise_codes))):
+                             ("enterprise_ok", pa.array(keys.enterprise_ok))):
             table = table.append_column(f"key_{name}", column)
         path = self.spill / f"lines-{len(self.starts):05d}.arrow"
         with pa.ipc.new_file(path, table.schema) as writer:
@@ -304,11 +303,10 @@ class _LineCache:
             column = {name: table[f"key_{name}"].chunk(0) if table.num_rows else
                       pa.array([], table.schema.field(f"key_{name}").type)
                       for name in ("utility", "account_id", "month", "enterprise_id",
-                                   "enterprise_ok", "enterprise_code")}
+                                   "enterprise_ok")}
             keys = Keys(column["utility"], column["account_id"], column["month"],
                         column["enterprise_id"],
-                        column["enterprise_ok"].to_numpy(zero_copy_only=False),
-                        column["enterprise_code"].to_numpy(zero_copy_only=False))
+                        column["enterprise_ok"].to_numpy(zero_copy_only=False), None)
             lines = table.drop_columns([f"key_{name}" for name in column])
             del table
             yield _Piece(lines, first_row, keys)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pricing.billing.crosscheck import CrossCheck, account_partition
-from pricing.billing.extract import CrossFaults, line_keys
+from pricing.billing.extract import CrossFaults, Keys, line_keys
 
 ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", "x\x00y", None])
 
@@ -50,3 +50,28 @@ def test_streamed_counts_equal_whole_counts(tmp_path: Path, lines: list[tuple],
     assert np.array_equal(found.lines_per_key[flagged], whole.lines_per_key[flagged])
     flagged = whole.owners > 1
     assert np.array_equal(found.owners[flagged], whole.owners[flagged])
+
+
+@settings(max_examples=200)
+@given(st.lists(line, max_size=40), st.booleans())
+def test_cross_faults_equal_a_plain_count(lines: list[tuple], known_codes: bool) -> None:
+    """Per line: lines sharing its (utility, account, month), 0 when one is missing; distinct
+    valid enterprise ids its (utility, account) is seen with, 0 unless its own is usable."""
+    columns = [pa.array([row[i] or "" for row in lines], pa.string()) for i in range(4)]
+    keys = line_keys(*columns)
+    if not known_codes:  # as a streamed partition gives them: codes found from the text
+        keys = Keys(keys.utility, keys.account_id, keys.month, keys.enterprise_id,
+                    keys.enterprise_ok, None)
+    found = CrossFaults.of(keys)
+    utility, account, month, enterprise = (keys.utility.to_pylist(), keys.account_id.to_pylist(),
+                                           keys.month.to_pylist(),
+                                           keys.enterprise_id.to_pylist())
+    key = list(zip(utility, account, month, strict=True))
+    usable = [u is not None and a is not None and ok
+              for u, a, ok in zip(utility, account, keys.enterprise_ok, strict=True)]
+    for i in range(len(lines)):
+        expected = 0 if None in key[i] else key.count(key[i])
+        assert found.lines_per_key[i] == expected
+        owners = {enterprise[j] for j in range(len(lines))
+                  if usable[j] and (utility[j], account[j]) == (utility[i], account[i])}
+        assert found.owners[i] == (len(owners) if usable[i] else 0)
