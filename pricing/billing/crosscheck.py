@@ -4,8 +4,9 @@ A streamed run sees its lines piece by piece, but ``duplicate_line`` and ``accou
 compare lines anywhere in the run. The first pass writes each line's key fields to one of
 several partition files, chosen by a hash of the account id, so every line of an account lands
 in the same partition; each partition is then checked alone with the same counting as an
-in-memory run (:meth:`CrossFaults.of`). What is kept is only the lines at fault (their run row
-and count) and a sample of the keys that sets the output's sort buckets.
+in-memory run (:meth:`CrossFaults.of`); the hash travels with the keys, so only the lines
+whose hash repeats in a partition are compared as text. What is kept is only the lines at
+fault (their run row and count) and a sample of the keys that sets the output's sort buckets.
 """
 
 from __future__ import annotations
@@ -21,29 +22,40 @@ from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
 SAMPLE_SIZE = 100_000
-_SCHEMA = pa.schema([("row", pa.int64()), ("utility", pa.string()),
-                     ("account_id", pa.string()), ("month", pa.string()),
+_SCHEMA = pa.schema([("row", pa.int64()), ("account_hash", pa.uint64()),
+                     ("utility", pa.string()), ("account_id", pa.string()), ("month", pa.string()),
                      ("enterprise_id", pa.string()), ("enterprise_ok", pa.bool_())])
+_UTILITIES = pa.array(["electricity", "water"], pa.string())
 _MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
                          0xD3A2646C, 0xFD7046C5, 0xB55A4F09], dtype=np.uint64)
 
 
-def account_partition(accounts: pa.Array, parts: int) -> np.ndarray:
-    """A partition number per account id (0 when missing), from its length and last bytes.
+def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
+    """A partition number per :func:`account_hash`."""
+    return ((hashes >> np.uint64(32)) % np.uint64(parts)).astype(np.int64)
 
-    Only determinism matters for correctness (the same id, the same partition, in every
+
+def account_hash(utility: pa.Array, accounts: pa.Array) -> np.ndarray:
+    """A 64-bit hash per account ``(utility, account_id)`` (missing parts hash as empty),
+    from the utility and the id's length and last bytes.
+
+    Only determinism matters for correctness (the same account, the same hash, in every
     piece); the last bytes are where account numbers differ, and reading a fixed number of
-    them per id costs the same however long the ids are.
+    them per id costs the same however long the ids are. The utility is mixed in because
+    one id often names both an electricity and a water account.
     """
+    utility_code = pc.fill_null(pc.index_in(utility, value_set=_UTILITIES), -1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    mixed = (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     accounts = pc.fill_null(accounts, "").cast(pa.large_string())
     offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
         accounts.offset : accounts.offset + len(accounts) + 1]
     data = accounts.buffers()[2]
-    if data is None or offsets[-1] == offsets[0]:
-        return np.zeros(len(accounts), dtype=np.int64)
-    raw = np.frombuffer(data, dtype=np.uint8)
+    # every id empty: no bytes to read, and the one path below still hashes them alike
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None and len(data) else \
+        np.zeros(1, dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
-    mixed = (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    mixed += (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     for back, multiplier in enumerate(_MULTIPLIERS, start=1):
         at = ends - back
         present = at >= starts
@@ -51,7 +63,7 @@ def account_partition(accounts: pa.Array, parts: int) -> np.ndarray:
         mixed += np.where(present, byte, np.uint64(0)) * multiplier
         mixed ^= mixed >> np.uint64(29)
     mixed *= np.uint64(0xBF58476D1CE4E5B9)
-    return ((mixed >> np.uint64(32)) % np.uint64(parts)).astype(np.int64)
+    return mixed
 
 
 class CrossCheck:
@@ -69,11 +81,12 @@ class CrossCheck:
     def add(self, first_row: int, keys: Keys) -> None:
         """The keys of the lines ``first_row, first_row + 1, …`` of the run."""
         rows = len(keys.enterprise_ok)
+        hashes = account_hash(keys.utility, keys.account_id)
         table = pa.Table.from_arrays([
-            pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), keys.utility,
-            keys.account_id, keys.month, keys.enterprise_id, pa.array(keys.enterprise_ok)],
-            schema=_SCHEMA)
-        self._keys.add(table, account_partition(keys.account_id, self.partitions))
+            pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), pa.array(hashes),
+            keys.utility, keys.account_id, keys.month, keys.enterprise_id,
+            pa.array(keys.enterprise_ok)], schema=_SCHEMA)
+        self._keys.add(table, partition_of(hashes, self.partitions))
         self._take_sample(first_row, keys)
 
     def _take_sample(self, first_row: int, keys: Keys) -> None:
@@ -130,7 +143,7 @@ def _flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
                 table["month"].chunk(0), table["enterprise_id"].chunk(0),
                 table["enterprise_ok"].to_numpy(), None)
-    found = CrossFaults.of(keys)
+    found = CrossFaults.of(keys, table["account_hash"].to_numpy())
     flagged = (found.lines_per_key > 1) | (found.owners > 1)
     return table["row"].to_numpy()[flagged], found.lines_per_key[flagged], \
         found.owners[flagged]

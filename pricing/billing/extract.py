@@ -303,31 +303,54 @@ class CrossFaults:
     owners: np.ndarray
 
     @classmethod
-    def of(cls, keys: Keys) -> CrossFaults:
+    def of(cls, keys: Keys, account_hash: np.ndarray | None = None) -> CrossFaults:
         """Computed from these lines alone: right when they are all the run's lines.
 
         Only the lines of an account seen on two or more lines can share a key or an owner
         with another line; in a month nearly every account has one line, so the keys and
         owners are counted among those few, and the others get 1 (0 where a key is missing).
+        ``account_hash``, a hash of each line's account id when the caller has one, narrows
+        the text hashing to the lines whose hash repeats: equal ids have equal hashes.
         """
-        utility = (keys.utility_codes if keys.utility_codes is not None
-                   else dictionary_codes(keys.utility))
-        month = keys.month_codes if keys.month_codes is not None else dictionary_codes(keys.month)
-        account_codes = _key_codes(utility, dictionary_codes(keys.account_id))
-        owner_ok = (pc.is_valid(keys.utility).to_numpy(zero_copy_only=False)
-                    & pc.is_valid(keys.account_id).to_numpy(zero_copy_only=False)
-                    & keys.enterprise_ok)
-        lines_per_key = ((account_codes >= 0) & (month >= 0)).astype(np.int64)
+        def valid(array: pa.Array) -> np.ndarray:
+            return pc.is_valid(array).to_numpy(zero_copy_only=False)
+
+        has_account = valid(keys.utility) & valid(keys.account_id)
+        owner_ok = has_account & keys.enterprise_ok
+        lines_per_key = (has_account & valid(keys.month)).astype(np.int64)
         owners = owner_ok.astype(np.int64)
-        shared = np.flatnonzero(_count_per_key(account_codes) > 1)
+        rows = None if account_hash is None else np.flatnonzero(_repeated(account_hash))
+
+        def codes(known: np.ndarray | None, text: pa.Array) -> np.ndarray:
+            if rows is None:
+                return known if known is not None else dictionary_codes(text)
+            return known[rows] if known is not None else dictionary_codes(
+                text.take(pa.array(rows)))
+
+        utility = codes(keys.utility_codes, keys.utility)
+        account = _key_codes(utility, codes(None, keys.account_id))
+        shared = np.flatnonzero(_count_per_key(account) > 1)
         if len(shared):
-            lines_per_key[shared] = _count_per_key(_key_codes(account_codes[shared],
-                                                              month[shared]))
-            enterprise = (keys.enterprise_codes[shared] if keys.enterprise_codes is not None
-                          else dictionary_codes(keys.enterprise_id.take(pa.array(shared))))
-            owners[shared] = _owners_per_account(account_codes[shared], enterprise,
-                                                 owner_ok[shared])
+            month = codes(keys.month_codes, keys.month)[shared]
+            at = shared if rows is None else rows[shared]
+            lines_per_key[at] = _count_per_key(_key_codes(account[shared], month))
+            enterprise = (keys.enterprise_codes[at] if keys.enterprise_codes is not None
+                          else dictionary_codes(keys.enterprise_id.take(pa.array(at))))
+            owners[at] = _owners_per_account(account[shared], enterprise, owner_ok[at])
         return cls(lines_per_key, owners)
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """Whether each 64-bit hash occurs more than once: counted by 22 or more of its bits
+    first, into four times as many slots as values (one cheap pass), then exactly among
+    the values that share a slot."""
+    bits = max(4, len(hashes).bit_length() + 2)
+    slot = ((hashes.view(np.uint64) >> np.uint64(4)) & np.uint64((1 << bits) - 1)).astype(
+        np.int64)
+    maybe = np.flatnonzero(np.bincount(slot, minlength=1 << bits)[slot] > 1)
+    repeated = np.zeros(len(hashes), dtype=bool)
+    repeated[maybe] = _count_per_key(_dense(hashes[maybe].view(np.int64))) > 1
+    return repeated
 
 
 def _parse_numbers(raw_text: dict[str, pa.Array]

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pricing.billing.crosscheck import CrossCheck, account_partition
+from pricing.billing.crosscheck import CrossCheck, account_hash, partition_of
 from pricing.billing.extract import CrossFaults, Keys, line_keys
 
 ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", "x\x00y", None])
@@ -19,10 +20,14 @@ ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", 
 def test_partition_depends_on_the_text_only(accounts: list[str | None], parts: int,
                                             skip: int) -> None:
     array = pa.array(["pad"] * skip + accounts, pa.string()).slice(skip)
-    found = account_partition(array, parts)
+    utility = pa.array([None] * skip + [("water", None, "electricity")[len(a or "") % 3]
+                                        for a in accounts], pa.string()).slice(skip)
+    hashes = account_hash(utility, array)
+    found = partition_of(hashes, parts)
     assert ((found >= 0) & (found < parts)).all()
-    alone = [account_partition(pa.array([a], pa.string()), parts)[0] for a in accounts]
-    assert found.tolist() == alone
+    alone = [account_hash(utility.slice(i, 1), pa.array([a], pa.string()))[0]
+             for i, a in enumerate(accounts)]
+    assert hashes.tolist() == alone
 
 
 line = st.tuples(st.sampled_from(["electricity", "water", "电", "gas", ""]), ACCOUNTS,
@@ -52,17 +57,24 @@ def test_streamed_counts_equal_whole_counts(tmp_path: Path, lines: list[tuple],
     assert np.array_equal(found.owners[flagged], whole.owners[flagged])
 
 
-@settings(max_examples=200)
-@given(st.lists(line, max_size=40), st.booleans())
-def test_cross_faults_equal_a_plain_count(lines: list[tuple], known_codes: bool) -> None:
+@settings(max_examples=300)
+@given(st.lists(line, max_size=40), st.booleans(),
+       st.sampled_from(["none", "account", "constant", "length"]))
+def test_cross_faults_equal_a_plain_count(lines: list[tuple], known_codes: bool,
+                                          hashing: str) -> None:
     """Per line: lines sharing its (utility, account, month), 0 when one is missing; distinct
-    valid enterprise ids its (utility, account) is seen with, 0 unless its own is usable."""
+    valid enterprise ids its (utility, account) is seen with, 0 unless its own is usable.
+    However coarse the account hash (one that collides for every line included)."""
     columns = [pa.array([row[i] or "" for row in lines], pa.string()) for i in range(4)]
     keys = line_keys(*columns)
     if not known_codes:  # as a streamed partition gives them: codes found from the text
         keys = Keys(keys.utility, keys.account_id, keys.month, keys.enterprise_id,
                     keys.enterprise_ok, None)
-    found = CrossFaults.of(keys)
+    hashes = {"none": None, "account": account_hash(keys.utility, keys.account_id),
+              "constant": np.full(len(lines), 7, dtype=np.uint64),
+              "length": pc.utf8_length(pc.fill_null(keys.account_id, "")).to_numpy(
+                  zero_copy_only=False).astype(np.uint64)}[hashing]
+    found = CrossFaults.of(keys, hashes)
     utility, account, month, enterprise = (keys.utility.to_pylist(), keys.account_id.to_pylist(),
                                            keys.month.to_pylist(),
                                            keys.enterprise_id.to_pylist())
