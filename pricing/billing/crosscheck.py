@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.extract import CrossFaults, Keys
+from pricing.billing.extract import UTILITY_VALUES, CrossFaults, Keys
 from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
@@ -25,7 +25,7 @@ SAMPLE_SIZE = 100_000
 _SCHEMA = pa.schema([("row", pa.int64()), ("account_hash", pa.uint64()),
                      ("utility", pa.string()), ("account_id", pa.string()), ("month", pa.string()),
                      ("enterprise_id", pa.string()), ("enterprise_ok", pa.bool_())])
-_UTILITIES = pa.array(["electricity", "water"], pa.string())
+_UTILITIES = pa.array(list(dict.fromkeys(UTILITY_VALUES.values())), pa.string())
 _MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
                          0xD3A2646C, 0xFD7046C5, 0xB55A4F09], dtype=np.uint64)
 

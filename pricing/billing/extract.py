@@ -309,8 +309,9 @@ class CrossFaults:
         Only the lines of an account seen on two or more lines can share a key or an owner
         with another line; in a month nearly every account has one line, so the keys and
         owners are counted among those few, and the others get 1 (0 where a key is missing).
-        ``account_hash``, a hash of each line's account id when the caller has one, narrows
-        the text hashing to the lines whose hash repeats: equal ids have equal hashes.
+        ``account_hash``, a hash of each line's account (utility and id) when the caller has
+        one, narrows the text hashing to the lines whose hash repeats: equal accounts have
+        equal hashes.
         """
         def valid(array: pa.Array) -> np.ndarray:
             return pc.is_valid(array).to_numpy(zero_copy_only=False)
@@ -341,8 +342,8 @@ class CrossFaults:
 
 
 def _repeated(hashes: np.ndarray) -> np.ndarray:
-    """Whether each 64-bit hash occurs more than once: counted by 22 or more of its bits
-    first, into four times as many slots as values (one cheap pass), then exactly among
+    """Whether each 64-bit hash occurs more than once: first counted by some of its bits
+    into about four times as many slots as values (one cheap pass), then exactly among
     the values that share a slot."""
     bits = max(4, len(hashes).bit_length() + 2)
     slot = ((hashes.view(np.uint64) >> np.uint64(4)) & np.uint64((1 << bits) - 1)).astype(

@@ -44,15 +44,16 @@ def test_an_error_is_raised_where_its_item_would_have_come() -> None:
     assert seen == [1, 2]
 
 
+def _recorded(count: int, log: list[int]) -> Iterator[int]:
+    """0, 1, … count - 1, each appended to ``log`` as it is made."""
+    for number in range(count):
+        log.append(number)
+        yield number
+
+
 def test_at_most_one_item_is_made_ahead() -> None:
     made: list[int] = []
-
-    def pieces() -> Iterator[int]:
-        for number in range(10):
-            made.append(number)
-            yield number
-
-    taken = ahead(pieces())
+    taken = ahead(_recorded(10, made))
     assert next(taken) == 0
     threading.Event().wait(0.2)  # time enough to run further ahead, if it would
     assert made in ([0], [0, 1])
@@ -66,13 +67,7 @@ def test_mapped_is_map_in_order(items: list[int], workers: int) -> None:
 
 def test_mapped_takes_items_only_as_calls_can_start() -> None:
     taken: list[int] = []
-
-    def items() -> Iterator[int]:
-        for number in range(100):
-            taken.append(number)
-            yield number
-
-    results = mapped(lambda x: x, items(), workers=2)
+    results = mapped(lambda x: x, _recorded(100, taken), workers=2)
     assert next(results) == 0
     assert len(taken) == 2  # not the whole input, as Executor.map would take
     results.close()
