@@ -192,8 +192,8 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
         raise click.UsageError("at least one --billing extract is needed")
     from pricing.billing.prefetch import prefetch
 
-    early = prefetch(list(billing), chunk_lines, input_encoding)  # before the heavy imports
-    if early is not None:
+    early = prefetch(list(billing), chunk_lines, input_encoding, register)  # before imports
+    if early is not None and early.reads_extracts:
         import pandas  # noqa: F401 - loaded here, the reading thread may check the lines now
 
         early.extract(period)

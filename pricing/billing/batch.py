@@ -63,7 +63,7 @@ class RunOptions:
     cluster: str | None = None
     progress: Progress = SILENT
     chunk_lines: int = 1_000_000
-    prefetched: Prefetch | None = None  # extracts the CLI started reading at its start
+    prefetched: Prefetch | None = None  # files the CLI started reading at its start
 
     @property
     def assessment_year(self) -> int:
@@ -93,7 +93,7 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResu
     Errors keep their order: the register's and the rulebooks' are raised first.
     """
     catalog = catalog or opts.catalog
-    if opts.prefetched is not None:  # the CLI's reading thread checks them
+    if opts.prefetched is not None and opts.prefetched.reads_extracts:  # checked there
         return _compute_month(opts, catalog, opts.prefetched.extract(opts.period))
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(read_extracts, opts.billing, period=opts.period,
@@ -118,7 +118,8 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
     """Read and classify the register, apply the overrides (register errors come first)."""
     step = opts.progress.step
     step(f"reading the register {opts.register.name}")
-    register = read_register(opts.register, encoding=opts.input_encoding)
+    register = read_register(opts.register, encoding=opts.input_encoding,
+                             prefetched=opts.prefetched)
     first, last = month_bounds(opts.period)
     compiled = catalog.active(str(first), str(last))
     step(f"classifying {register.rows} register rows under {len(compiled)} rulebooks")

@@ -1,12 +1,14 @@
-"""Reading the billing extracts while the rest of the program is still being imported.
+"""Reading the register and the billing extracts while the program is still being imported.
 
 A ``diffprice run`` process spends its first second importing pandas and loading the policy.
-Arrow's CSV parse of the extracts needs neither and releases the GIL, so the CLI starts it
-first, in a background thread. When the batch has its modules loaded it asks for the checked
+Arrow's CSV parse of the register and the extracts needs neither and releases the GIL, so the
+CLI starts it first, in a background thread: the register first (it is needed first), then
+the extracts. When the batch has its modules loaded it asks for the checked
 lines (:meth:`Prefetch.extract`), and the same thread goes on to validate them while the
 register is classified. Only extracts a run holds in memory anyway are read early (a streamed
-run reads in pieces). The result is what :func:`read_extracts` would return, and a file that
-cannot be read raises its error where the batch would have raised it, after the register's.
+run reads in pieces; its register is still read early). The results are what
+:func:`read_csv_table` and :func:`read_extracts` would return, and a file that cannot be read
+raises its error where the batch would have raised it, the register's first.
 
 The thread imports nothing heavy before the batch asks: two threads importing pandas at once
 could meet on the import locks of its modules.
@@ -28,16 +30,27 @@ BYTES_PER_LINE = 100  # fewer bytes than this per line in all: surely held in me
 
 
 class Prefetch:
-    """Extracts being read in a daemon thread (an early error never keeps the process up)."""
+    """Files being read in a daemon thread (an early error never keeps the process up).
 
-    def __init__(self, paths: list[Path], encoding: str | None) -> None:
+    ``extracts=False`` reads only the ``register`` early: the extracts are then read by
+    :meth:`extract`, or not at all by a streamed run, which never asks for them.
+    """
+
+    def __init__(self, paths: list[Path], encoding: str | None, register: Path | None = None,
+                 extracts: bool = True) -> None:
         self._paths = [Path(path) for path in paths]
-        self._futures: dict[str, Future[CsvTable]] = {str(path): Future() for path in paths}
+        self._futures: dict[str, Future[CsvTable]] = (
+            {str(path): Future() for path in paths} if extracts else {})
+        self.reads_extracts = extracts
+        self._register: tuple[str, Future[CsvTable]] | None = (
+            None if register is None else (str(register), Future()))
         self._encoding = encoding
         self._period: str | None = None
         self._asked = threading.Event()
         self._extract: Future[Extract] = Future()
         pending = list(self._futures.items())  # take() pops from the dict while this runs
+        if self._register is not None:
+            pending.insert(0, self._register)
         threading.Thread(target=self._run, args=(pending,), name="prefetch", daemon=True).start()
 
     def _run(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
@@ -49,6 +62,8 @@ class Prefetch:
                                                  source=source))
             except BaseException as error:  # handed over to whoever takes the table
                 future.set_exception(error)
+        if not self.reads_extracts:
+            return
         self._asked.wait()
         if not self._extract.set_running_or_notify_cancel():
             return
@@ -64,8 +79,11 @@ class Prefetch:
         """``read_extracts(paths, period=period)``, computed in the reading thread; asking
         again for the same period gives the same future.
 
-        Ask once pandas is imported (the module docstring says why).
+        Ask once pandas is imported (the module docstring says why), and only of a prefetch
+        that reads the extracts.
         """
+        if not self.reads_extracts:
+            raise ValueError("the extracts are not read here, only the register")
         if self._asked.is_set():
             if period != self._period:
                 raise ValueError(f"the extracts are checked for {self._period}, not {period}")
@@ -78,6 +96,13 @@ class Prefetch:
         """The table of ``path`` (once: the reference is dropped), or None if not read here."""
         future = self._futures.pop(str(path), None)
         return None if future is None else future.result()
+
+    def take_register(self, path: Path) -> CsvTable | None:
+        """The register's table if ``path`` is the register read here (once), else None."""
+        if self._register is None or self._register[0] != str(path):
+            return None
+        future, self._register = self._register[1], None
+        return future.result()
 
 
 def unscanned(paths: list[Path], chunk_lines: int) -> bool:
@@ -95,6 +120,10 @@ def held_in_memory(paths: list[Path], chunk_lines: int) -> bool:
         return False  # the batch reports the file it cannot read, in its order
 
 
-def prefetch(paths: list[Path], chunk_lines: int, encoding: str | None) -> Prefetch | None:
-    """Start reading the extracts when a run will hold them in memory."""
-    return Prefetch(paths, encoding) if held_in_memory(paths, chunk_lines) else None
+def prefetch(paths: list[Path], chunk_lines: int, encoding: str | None,
+             register: Path | None = None) -> Prefetch | None:
+    """Start reading the register, and the extracts when a run will hold them in memory."""
+    extracts = held_in_memory(paths, chunk_lines)
+    if not extracts and register is None:
+        return None
+    return Prefetch(paths, encoding, register, extracts)

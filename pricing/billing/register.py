@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ import pyarrow.compute as pc
 from pricing.billing.creditcode import valid_credit_code
 from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
 from pricing.errors import DiffpriceError, ErrorList, InputError
+
+if TYPE_CHECKING:
+    from pricing.billing.prefetch import Prefetch
 
 REQUIRED = ("enterprise_id", "name", "district", "industry_code", "year")
 HEADER_ALIASES: dict[str, str] = {
@@ -57,11 +61,15 @@ def _cells(column: pa.ChunkedArray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(text))
 
 
-def read_register(path: Path, encoding: str | None = None) -> Register:
+def read_register(path: Path, encoding: str | None = None,
+                  prefetched: Prefetch | None = None) -> Register:
     """Read and check the register; ErrorList of InputError (``file:line``, column, expected
     and found) for bad credit codes, districts, industry codes, years, empty names and
-    duplicate ``(enterprise_id, year)`` rows."""
-    csv_text = read_csv_table(Path(path), encoding=encoding)
+    duplicate ``(enterprise_id, year)`` rows. ``prefetched`` may hold the file already read
+    (:mod:`pricing.billing.prefetch`)."""
+    csv_text = prefetched.take_register(path) if prefetched is not None else None
+    if csv_text is None:
+        csv_text = read_csv_table(Path(path), encoding=encoding)
     found = canonical_columns(csv_text, HEADER_ALIASES, REQUIRED)
     require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
     canonical = {v: k for k, v in found.items()}

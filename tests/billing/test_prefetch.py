@@ -1,4 +1,5 @@
-"""Extracts read early by the CLI: the same tables, the same errors, in the same order."""
+"""The register and extracts read early by the CLI: the same tables, the same errors, in the
+same order."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from cli import main
 from pricing.billing.encoding import read_csv_table
 from pricing.billing.extract import read_extracts
 from pricing.billing.prefetch import BYTES_PER_LINE, Prefetch, held_in_memory, prefetch
-from pricing.errors import InputError
+from pricing.billing.register import read_register
+from pricing.errors import ErrorList, InputError
 
 GOLDEN = Path(__file__).parents[1] / "e2e" / "golden"
 
@@ -54,6 +56,33 @@ def test_only_extracts_held_in_memory_are_read_early(tmp_path: Path) -> None:
     assert not held_in_memory([tmp_path / "missing.csv"], chunk_lines=10)
     assert prefetch([path, path], chunk_lines=10, encoding=None) is None
     assert isinstance(prefetch([path], chunk_lines=10, encoding=None), Prefetch)
+    register_only = prefetch([path, path], chunk_lines=10, encoding=None, register=path)
+    assert register_only is not None and not register_only.reads_extracts
+    assert register_only.take(path) is None  # the extracts are left to the streamed reader
+    with pytest.raises(ValueError, match="only the register"):
+        register_only.extract("2025-03")
+
+
+def test_a_prefetched_register_is_the_register_read_directly() -> None:
+    register = GOLDEN / "register.csv"
+    early = Prefetch([GOLDEN / "billing.csv"], None, register=register, extracts=False)
+    assert early.take_register(GOLDEN / "billing.csv") is None  # not the register read here
+    found, direct = read_register(register, prefetched=early), read_register(register)
+    assert found.frame.equals(direct.frame)
+    assert (found.sha256, found.rows) == (direct.sha256, direct.rows)
+    assert early.take_register(register) is None  # handed over once
+
+
+def test_a_prefetched_register_raises_the_errors_of_a_direct_read(tmp_path: Path) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text("enterprise_id,name,district,industry_code,year\n"
+                        "BAD,x,330212,C3391,2024\n", encoding="utf-8")
+    early = Prefetch([], None, register=register, extracts=False)
+    with pytest.raises(ErrorList) as found:
+        read_register(register, prefetched=early)
+    with pytest.raises(ErrorList) as direct:
+        read_register(register)
+    assert str(found.value) == str(direct.value) and "register.csv:2" in str(found.value)
 
 
 def test_register_errors_still_come_before_extract_errors(tmp_path: Path) -> None:
