@@ -239,34 +239,39 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
     """SPEC surcharges.csv: one row per line × component (× band), sorted, amounts formatted.
 
     Built on Arrow arrays and integer keys: the line texts are taken (not copied into Python
-    strings), the sort is one Arrow multi-key sort, and rates and prorations, which repeat a
-    handful of values, are formatted once per distinct value. ``ordered=False`` leaves the
-    rows unsorted, for a streamed run that sorts whole buckets later.
+    strings), the sort is on integer ranks of the keys (:func:`surcharge_order`), and rates
+    and prorations, which repeat a handful of values, are formatted once per distinct value.
+    ``ordered=False`` leaves the rows unsorted, for a streamed run that sorts whole buckets
+    later.
     """
     cand = month.priced.surcharges
     lines = month.lines
     line_rows = cand["row"].to_numpy(dtype=np.int64)
-    sort_keys = pa.table({
-        "period": pc.take(_arrow_text(lines["period"]), line_rows),
-        "utility": pc.take(_arrow_text(lines["utility"]), line_rows),
-        "account_id": pc.take(_arrow_text(lines["account_id"]), line_rows),
-        "component_id": _arrow_text(cand["component_id"]),
-        "band": _arrow_text(cand["band"]),
-        "order": cand["order"].to_numpy(dtype=np.int64),
-    })
-    order = (surcharge_order(sort_keys) if ordered
-             else np.arange(len(cand), dtype=np.int64))
+    if ordered:  # the account of each priced line ranked once, however many rows it has
+        used = np.zeros(len(lines), dtype=bool)
+        used[line_rows] = True
+        priced = pa.array(np.flatnonzero(used))
+        accounts = pa.table({name: pc.take(_arrow_text(lines[name]), priced)
+                             for name in ("period", "utility", "account_id")})
+        components = pa.table({"component_id": _arrow_text(cand["component_id"]),
+                               "band": _arrow_text(cand["band"]),
+                               "order": cand["order"].to_numpy(dtype=np.int64)})
+        order = surcharge_order(accounts, components, (np.cumsum(used) - 1)[line_rows])
+    else:
+        order = np.arange(len(cand), dtype=np.int64)
     cand = cand.take(order)
     rows = line_rows[order]
+    text = {name: pc.take(_arrow_text(lines[name]), rows)
+            for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
     places = month.enterprises
     at_place = pc.index_in(enterprise, value_set=_arrow_text(places.index))
-    utility = pc.take(sort_keys["utility"], order)
+    utility = text["utility"]
     units = pa.array(list(UNITS.values()), pa.string())
     return pd.DataFrame({
-        "period": _series(pc.take(sort_keys["period"], order)),
+        "period": _series(text["period"]),
         "utility": _series(utility),
-        "account_id": _series(pc.take(sort_keys["account_id"], order)),
+        "account_id": _series(text["account_id"]),
         "enterprise_id": _series(enterprise),
         "district": _series(pc.fill_null(pc.take(_arrow_text(places["district"]), at_place),
                                          "")),
@@ -290,26 +295,65 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
     })
 
 
-def surcharge_order(keys: pa.Table) -> np.ndarray:
-    """The row order of surcharges.csv: by ``period``, ``utility``, ``account_id``,
-    ``component_id``, ``band`` and the component's ``order`` (columns of ``keys``).
+def surcharge_order(accounts: pa.Table, components: pa.Table,
+                    line: np.ndarray | None = None) -> np.ndarray:
+    """The row order of surcharges.csv: by ``period``, ``utility``, ``account_id`` (columns
+    of ``accounts``), then ``component_id``, ``band`` and the component's ``order`` (columns
+    of ``components``, one row per surcharge line).
 
-    Sorted on one text key, utility NUL account_id (:func:`sort_key`, ordered as the pair),
-    and on the period only where it varies: a run prices one month, and each string key
-    left out makes Arrow's sort markedly cheaper.
+    Each text key is ranked (:func:`_rank`) and the rows sorted on the integer ranks: the
+    account as one text key, utility NUL account_id (:func:`sort_key`, ordered as the pair),
+    the period only where it varies (a run prices one month), and component ids and bands,
+    which repeat a handful of values, ranked once per distinct value. ``line``, when given,
+    is each row's row in ``accounts`` (the rows of one billing line share its account), so
+    an account is ranked once however many surcharge lines it has; else the two tables are
+    row for row.
     """
-    def column(name: str) -> pa.Array:
-        values = keys[name]
+    def column(table: pa.Table, name: str) -> pa.Array:
+        values = table[name]
         return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
-    sorting = {"account": sort_key(column("utility"), column("account_id")),
-               "component_id": column("component_id"), "band": column("band"),
-               "order": column(keys.column_names[-1])}
-    if pc.count_distinct(column("period"), mode="all").as_py() > 1:
-        sorting = {"period": column("period"), **sorting}
-    table = pa.table(sorting)
-    return pc.sort_indices(table, sort_keys=[(name, "ascending") for name in sorting]
-                           ).to_numpy()
+    def per_row(ranks: np.ndarray) -> np.ndarray:
+        return ranks if line is None else ranks[line]
+
+    keys = [column(components, components.column_names[-1]).to_numpy(zero_copy_only=False),
+            _rank(column(components, "band"), few=True),
+            _rank(column(components, "component_id"), few=True),
+            per_row(_rank(sort_key(column(accounts, "utility"),
+                                   column(accounts, "account_id"))))]
+    period = column(accounts, "period")
+    if pc.count_distinct(period, mode="all").as_py() > 1:
+        keys.append(per_row(_rank(period, few=True)))
+    return np.lexsort(keys)  # the last key is the first sorted on
+
+
+def _rank(values: pa.Array, few: bool = False) -> np.ndarray:
+    """Dense ascending rank of each value in Arrow's text order (equal values equal ranks,
+    missing values after all others).
+
+    ``few``: the values repeat a handful of distinct ones, so they are hashed and only the
+    distinct ones sorted; otherwise (account keys, nearly all distinct) one sort, then
+    neighbours compared, which costs a third of hashing them.
+    """
+    if few:
+        encoded = pc.dictionary_encode(values)
+        distinct = encoded.dictionary
+        rank = np.empty(len(distinct) + 1, dtype=np.int64)
+        rank[pc.sort_indices(distinct).to_numpy()] = np.arange(len(distinct))
+        rank[-1] = len(distinct)
+        return rank[pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)]
+    order = pc.sort_indices(values)
+    ordered = values.take(order)
+    new = np.ones(len(values), dtype=bool)
+    if len(values) > 1:
+        after, before = ordered.slice(1), ordered.slice(0, len(values) - 1)
+        differs = pc.fill_null(pc.not_equal(after, before), False).to_numpy(
+            zero_copy_only=False)
+        nulls = pc.is_null(ordered).to_numpy(zero_copy_only=False)
+        new[1:] = differs | (nulls[1:] != nulls[:-1])
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[order.to_numpy()] = np.cumsum(new) - 1
+    return rank
 
 
 def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:

@@ -77,7 +77,8 @@ if TYPE_CHECKING:
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
 _SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
 PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
-_SORT = ["period", "utility", "account_id", "component_id", "band", "_order"]  # order last
+_ACCOUNT = ["period", "utility", "account_id"]
+_COMPONENT = ["component_id", "band", "_order"]  # the order last
 
 
 def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
@@ -346,5 +347,5 @@ class _Buckets:
 
 
 def _sorted(table: pa.Table) -> pd.DataFrame:
-    order = surcharge_order(table.select(_SORT))
+    order = surcharge_order(table.select(_ACCOUNT), table.select(_COMPONENT))
     return table.take(order).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
