@@ -104,23 +104,50 @@ def _bare_lines(columns: list[pa.Array]) -> memoryview | None:
     return memoryview(sink.getvalue())
 
 
-def _csv_lines(columns: list[pa.Array]) -> memoryview:
-    """Join quoted columns into ``\\r\\n``-terminated UTF-8 lines, without a per-row loop."""
-    rows = len(columns[0])
-    if rows == 0:
-        return memoryview(b"")
+def _csv_line_array(columns: list[pa.Array]) -> pa.LargeStringArray:
+    """Join quoted columns into one ``\\r\\n``-terminated line per row, without a per-row
+    loop."""
     fields = [_quote(pc.fill_null(column.cast(pa.large_string()), "")) for column in columns]
     if len(fields) == 1:
         # A lone empty field would be a blank line, which CSV readers skip: write it as "".
         fields[0] = pc.if_else(pc.equal(fields[0], ""), _text('""'), fields[0])
     fields[-1] = pc.binary_join_element_wise(fields[-1], _text(""), _text("\r\n"))
     lines = pc.binary_join_element_wise(*fields, _text(","))
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks()
+    return lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+
+
+def _csv_lines(columns: list[pa.Array]) -> memoryview:
+    """The UTF-8 bytes of :func:`_csv_line_array`."""
+    rows = len(columns[0])
+    if rows == 0:
+        return memoryview(b"")
+    lines = _csv_line_array(columns)
     _, offsets, data = lines.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + rows + 1]
     first, last = int(bounds[0]), int(bounds[-1])
     return memoryview(data.slice(first, last - first))
+
+
+def csv_rows(frame: pd.DataFrame, columns: list[str]) -> pa.LargeStringArray:
+    """The CSV text of each row of ``frame`` (``columns`` in that order), one string per row
+    ending in ``\r\n``: row for row the UTF-8 bytes :meth:`CsvWriter.write` writes.
+
+    For rows to be sorted before they are written (a streamed run's surcharge lines): the
+    text is made once, and moving a row is moving one string instead of a field per column.
+    Arrow's writer makes the bytes when no field needs quotes; each row then ends at its LF,
+    since a bare field never holds one.
+    """
+    fields = [_text_array(frame[name], name) for name in columns]
+    rows = len(frame)
+    if rows == 0:
+        return pa.array([], pa.large_string())
+    lines = _bare_lines(fields) if len(fields) > 1 else None
+    if lines is None:
+        return _csv_line_array(fields)
+    ends = np.flatnonzero(np.frombuffer(lines, dtype=np.uint8) == ord("\n"))
+    offsets = np.zeros(rows + 1, dtype=np.int64)
+    offsets[1:] = ends + 1
+    return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(lines))
 
 
 def _encode(text_utf8: memoryview, encoding: str) -> bytes | memoryview:
@@ -180,6 +207,19 @@ class CsvWriter:
         """The encoded lines of one chunk: Arrow's writer when no field needs quotes."""
         lines = _bare_lines(columns) if len(columns) > 1 else None
         return _encode(_csv_lines(columns) if lines is None else lines, self.encoding)
+
+    def write_rows(self, rows: pa.Array | pa.ChunkedArray) -> None:
+        """Append rows made by :func:`csv_rows` (in any order, taken or sliced)."""
+        for chunk in rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]:
+            if len(chunk) == 0:
+                continue
+            text = chunk.cast(pa.large_string())
+            _, offsets, data = text.buffers()
+            bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset :
+                                                            text.offset + len(text) + 1]
+            first, last = int(bounds[0]), int(bounds[-1])
+            self._emit(_encode(memoryview(data.slice(first, last - first)), self.encoding))
+            self.rows += len(text)
 
     def close(self) -> tuple[str, int]:
         """Close the file; ``(sha256_hex, data_rows)`` of what was written."""

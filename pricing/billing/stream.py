@@ -66,7 +66,7 @@ from pricing.billing.extract import (
     no_data_rows,
     raw_lines,
 )
-from pricing.billing.outputs import CsvWriter, RunDirectory, write_csv, write_manifest
+from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
 from pricing.billing.prefetch import unscanned
 from pricing.billing.spill import Spill
@@ -75,7 +75,6 @@ if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
 
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
-_SPILL_COLUMNS = [*SURCHARGE_COLUMNS, "_order"]
 PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 _ACCOUNT = ["period", "utility", "account_id"]
 _COMPONENT = ["component_id", "band", "_order"]  # the order last
@@ -224,8 +223,8 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
                   classified: Classified, tally: _Tally) -> list[dict]:
     """surcharges.csv bucket by bucket, then classification.csv and summary.csv."""
     writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
-    for frame in buckets.sorted_frames():
-        writer.write(frame)
+    for rows in buckets.sorted_rows():
+        writer.write_rows(rows)
     outputs = []
     sha, rows = writer.close()
     outputs.append({"name": "surcharges.csv", "sha256": sha, "rows": rows})
@@ -323,7 +322,11 @@ def _no_rows(reader: PieceReader, source: str) -> None:
 
 
 class _Buckets:
-    """Surcharge lines spilled by sort-key range, read back one sorted bucket at a time."""
+    """Surcharge lines spilled by sort-key range, read back one sorted bucket at a time.
+
+    A line is spilled as its finished CSV text (:func:`csv_rows`) beside its sort keys: a
+    bucket is sorted on the keys and its text taken once, instead of every column.
+    """
 
     def __init__(self, spill: Path, boundaries: pa.Array) -> None:
         self.boundaries = boundaries
@@ -332,20 +335,25 @@ class _Buckets:
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        table = pa.Table.from_pandas(frame[_SPILL_COLUMNS], preserve_index=False)
-        table = table.cast(pa.schema([(name, pa.int64() if name == "_order" else pa.string())
-                                      for name in _SPILL_COLUMNS]))
-        key = sort_key(table["utility"].combine_chunks(), table["account_id"].combine_chunks())
+        keys = {name: _text(frame[name]) for name in [*_ACCOUNT, *_COMPONENT[:-1]]}
+        table = pa.table({**keys, "_order": frame["_order"].to_numpy(dtype=np.int64),
+                          "csv": csv_rows(frame, SURCHARGE_COLUMNS)})
+        key = sort_key(keys["utility"], keys["account_id"])
         bucket = np.zeros(len(frame), dtype=np.int64)
         for bound in self.boundaries:
             bucket += pc.greater_equal(key, bound).to_numpy(zero_copy_only=False)
         self._spill.add(table, bucket)
 
-    def sorted_frames(self) -> Iterator[pd.DataFrame]:
-        """The buckets in order, each sorted; two are sorted at a time."""
+    def sorted_rows(self) -> Iterator[pa.ChunkedArray]:
+        """The CSV text of the buckets in order, each sorted; two are sorted at a time."""
         return mapped(_sorted, self._spill.parts())
 
 
-def _sorted(table: pa.Table) -> pd.DataFrame:
+def _text(column: pd.Series) -> pa.Array:
+    array = pa.array(column, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _sorted(table: pa.Table) -> pa.ChunkedArray:
     order = surcharge_order(table.select(_ACCOUNT), table.select(_COMPONENT))
-    return table.take(order).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    return table["csv"].take(pa.array(order))

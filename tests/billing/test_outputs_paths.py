@@ -79,3 +79,24 @@ def test_gb18030_and_integer_columns_take_the_bare_path(tmp_path: Path) -> None:
     frame = pd.DataFrame({"名称": ["宁波", "杭州"], "band": [1, 2]})
     write_csv(frame, path, encoding="gb18030")
     assert path.read_bytes() == "名称,band\r\n宁波,1\r\n杭州,2\r\n".encode("gb18030")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT, TEXT), min_size=0, max_size=20), st.randoms(),
+       st.sampled_from(["utf-8", "gb18030"]))
+def test_rows_made_ahead_and_written_in_any_order_are_the_rows_written(
+        tmp_path_factory, rows, shuffle, encoding: str) -> None:
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype="string")
+    made = outputs.csv_rows(frame, ["a", "b", "c"])
+    assert len(made) == len(frame)
+    order = list(range(len(frame)))
+    shuffle.shuffle(order)
+    moved = pa.chunked_array([made.take(pa.array(order[:3], pa.int64())),
+                              made.take(pa.array(order[3:], pa.int64()))], pa.large_string())
+    folder = tmp_path_factory.mktemp("rows")
+    writer = CsvWriter(folder / "rows.csv", ["a", "b", "c"], encoding=encoding)
+    writer.write_rows(moved)
+    found = writer.close()
+    expected = write_csv(frame.iloc[order], folder / "frame.csv", encoding=encoding)
+    assert (folder / "rows.csv").read_bytes() == (folder / "frame.csv").read_bytes()
+    assert found == expected
