@@ -257,10 +257,9 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
                                "band": _arrow_text(cand["band"]),
                                "order": cand["order"].to_numpy(dtype=np.int64)})
         order = surcharge_order(accounts, components, (np.cumsum(used) - 1)[line_rows])
-    else:
-        order = np.arange(len(cand), dtype=np.int64)
-    cand = cand.take(order)
-    rows = line_rows[order]
+        cand = cand.take(order)
+        line_rows = line_rows[order]
+    rows = line_rows
     text = {name: pc.take(_arrow_text(lines[name]), rows)
             for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
