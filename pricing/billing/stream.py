@@ -12,9 +12,11 @@ when it is published.
 
 Each loop works one piece ahead in a second thread (:mod:`pricing.billing.overlap`): the
 next piece is parsed while this one's keys are spilled and checked while this one is priced;
-two buckets are sorted at a time while the one before is written, and the partitions of the
-cross-piece check are checked two at a time. At most two more pieces, partitions or buckets
-are held.
+in the second pass a third thread writes the rejects, adds the summary parts and spills the
+surcharge lines of the piece priced before. Two buckets are sorted at a time while the one
+before is written, and the partitions of the cross-piece check are checked two at a time.
+At most two more pieces, partitions or buckets are held (in the second pass, the next piece
+checked and the last one's rejects and surcharge lines).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import math
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,11 +124,13 @@ class _Tally:
     fen: dict[str, int] = field(default_factory=dict)
     parts: pd.DataFrame | None = None  # summed per group and enterprise so far
 
-    def add(self, month: MonthResult, surcharges: pd.DataFrame) -> None:
+    def count(self, month: MonthResult) -> None:
         for name, value in counts_of(month).items():
             self.counts[name] = self.counts.get(name, 0) + value
         for name, value in fen_by_utility(month).items():
             self.fen[name] = self.fen.get(name, 0) + value
+
+    def add(self, surcharges: pd.DataFrame) -> None:
         parts = summary_parts(surcharges)
         if self.parts is not None:  # kept as small as the register, however many pieces
             parts = pd.concat([self.parts, parts], ignore_index=True).groupby(
@@ -153,17 +158,22 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
-        with contextlib.closing(rejects), pricer or contextlib.nullcontext():
+        with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
+                ThreadPoolExecutor(max_workers=1) as keeper:
+            kept: Future[None] | None = None
             for number, checked in enumerate(ahead(_checked(opts, cache.pieces(), check))):
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{checked.rows} lines")
                 month = _price_piece(opts, checked, classified, components, pricer)
                 surcharges = surcharge_table(month, ordered=False)  # the buckets sort
-                rejects.write(month.rejects)
-                tally.add(month, surcharges)
-                buckets.add(surcharges)
+                tally.count(month)
+                if kept is not None:
+                    kept.result()  # one piece kept at a time, in piece order
+                kept = keeper.submit(_keep, month.rejects, surcharges, rejects, tally, buckets)
                 del checked, month, surcharges  # before the piece after next is read
                 pa.default_memory_pool().release_unused()
+            if kept is not None:
+                kept.result()
         sha, rows = rejects.close()
         outputs = [{"name": "rejects.csv", "sha256": sha, "rows": rows}]
         counts = tally.counts
@@ -177,6 +187,15 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     if failed:
         raise_reject_rate(opts, counts, out)
     return written
+
+
+def _keep(piece_rejects: pd.DataFrame, surcharges: pd.DataFrame, rejects: CsvWriter,
+          tally: _Tally, buckets: _Buckets) -> None:
+    """What a priced piece leaves behind: its rejects written, its summary parts added, its
+    surcharge lines spilled. Done in a third thread while the next piece is priced."""
+    rejects.write(piece_rejects)
+    tally.add(surcharges)
+    buckets.add(surcharges)
 
 
 def _cluster_pricer(opts: RunOptions, classified: Classified, components: list[InForce]
