@@ -52,7 +52,7 @@ def scan_file(path: Path, source: str, encoding: str | None = None) -> FileScan:
     try:
         with open(path, "rb") as handle:
             for number, block in enumerate(iter(lambda: handle.read(BLOCK_BYTES), b"")):
-                newlines += block.count(b"\n")
+                newlines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == _NEWLINE))
                 if number == 0 and name is None and block.startswith(codecs.BOM_UTF8):
                     name = "utf-8-sig"
                 if name is None and not _plain(block, decoder):
@@ -151,22 +151,22 @@ class _Cutter:
 
     def __init__(self) -> None:
         self.wanted = 1
-        self.parts: list[bytes] = []
+        self.parts: list[bytes | memoryview] = []
         self.newlines = 0  # in ``parts``
         self.quotes = 0  # in ``parts``
 
     def feed(self, data: bytes, final: bool) -> Iterator[tuple[bytes, int]]:
         """Pieces completed by ``data``, each with its number of newlines. Each byte is
-        counted once for newlines; quotes are counted only in blocks that hold one."""
-        start, positions, at = 0, None, 0
-        block_newlines = data.count(b"\n")
+        looked at once for newlines, by numpy, which lets the other threads run meanwhile
+        (``bytes.count`` holds the interpreter lock); quotes are counted only in blocks
+        that hold one."""
+        start, at = 0, 0
+        positions = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
         quoted = b'"' in data
         while True:
-            remaining = block_newlines if positions is None else len(positions) - at
+            remaining = len(positions) - at
             if self.newlines + remaining < self.wanted or remaining == 0:
                 break
-            if positions is None:  # only blocks where a piece ends are searched
-                positions = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
             index, cut = at + max(0, self.wanted - self.newlines - 1), -1
             quotes, counted = self.quotes, start
             while index < len(positions):
@@ -185,10 +185,9 @@ class _Cutter:
             self.parts, self.newlines, self.quotes = [], 0, 0
             start, at = cut, index + 1
         if start < len(data):
-            rest = data[start:]
-            self.parts.append(rest)
-            self.newlines += block_newlines if positions is None else len(positions) - at
-            self.quotes += rest.count(b'"') if quoted else 0
+            self.parts.append(memoryview(data)[start:])  # copied once, into its piece
+            self.newlines += len(positions) - at
+            self.quotes += data.count(b'"', start) if quoted else 0
         if final and self.parts:
             yield b"".join(self.parts), self.newlines
             self.parts, self.newlines, self.quotes = [], 0, 0

@@ -152,6 +152,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         cache = _LineCache(Path(spill))
         for path, sha, rows in _first_pass(opts, scans, check, cache):
             inputs.append(input_entry("billing", path, sha, rows))
+        opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
         check.finish()
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
         tally = _Tally()
