@@ -30,7 +30,7 @@ class Piece:
     """Whole records of a file as UTF-8, without the header; ``first_line`` is the physical
     line of ``body``'s first byte, ``newlines`` how many ``body`` holds."""
 
-    body: bytes
+    body: bytes | bytearray
     first_line: int
     newlines: int
 
@@ -130,7 +130,7 @@ class PieceReader:
                     if line == 1:
                         self.header = parse_header(piece, self.source)
                         cutter.wanted = self.records
-                    elif piece.lstrip(b"\r\n"):  # no copy unless it starts blank
+                    elif piece[:1] not in (b"", b"\r", b"\n") or piece.lstrip(b"\r\n"):
                         yield Piece(piece, line, newlines)
                     line += newlines
                 if final:
@@ -155,13 +155,14 @@ class _Cutter:
         self.newlines = 0  # in ``parts``
         self.quotes = 0  # in ``parts``
 
-    def feed(self, data: bytes, final: bool) -> Iterator[tuple[bytes, int]]:
+    def feed(self, data: bytes, final: bool) -> Iterator[tuple[bytearray, int]]:
         """Pieces completed by ``data``, each with its number of newlines. Each byte is
         looked at once for newlines, by numpy, which lets the other threads run meanwhile
         (``bytes.count`` holds the interpreter lock); quotes are counted only in blocks
         that hold one."""
         start, at = 0, 0
-        positions = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        positions = np.flatnonzero(raw == _NEWLINE)
         quoted = b'"' in data
         while True:
             remaining = len(positions) - at
@@ -172,7 +173,7 @@ class _Cutter:
             while index < len(positions):
                 end = int(positions[index])
                 if quoted:
-                    quotes += data.count(b'"', counted, end)
+                    quotes += int(np.count_nonzero(raw[counted:end] == _QUOTE))
                 counted = end
                 if quotes % 2 == 0:
                     cut = end + 1
@@ -181,16 +182,28 @@ class _Cutter:
             if cut < 0:  # a quoted value goes on in the next block
                 break
             newlines = self.newlines + index - at + 1
-            yield b"".join([*self.parts, memoryview(data)[start:cut]]), newlines
+            yield _joined([*self.parts, memoryview(data)[start:cut]]), newlines
             self.parts, self.newlines, self.quotes = [], 0, 0
             start, at = cut, index + 1
         if start < len(data):
             self.parts.append(memoryview(data)[start:])  # copied once, into its piece
             self.newlines += len(positions) - at
-            self.quotes += data.count(b'"', start) if quoted else 0
+            self.quotes += int(np.count_nonzero(raw[start:] == _QUOTE)) if quoted else 0
         if final and self.parts:
-            yield b"".join(self.parts), self.newlines
+            yield _joined(self.parts), self.newlines
             self.parts, self.newlines, self.quotes = [], 0, 0
+
+
+def _joined(parts: list[bytes | memoryview]) -> bytearray:
+    """The parts as one buffer, copied by numpy (``bytes.join`` holds the interpreter lock
+    for the whole copy of a piece)."""
+    joined = bytearray(sum(len(part) for part in parts))
+    target = np.frombuffer(joined, dtype=np.uint8)
+    at = 0
+    for part in parts:
+        target[at : at + len(part)] = np.frombuffer(part, dtype=np.uint8)
+        at += len(part)
+    return joined
 
 
 def _checked(encoding: str | None, source: str) -> str | None:
