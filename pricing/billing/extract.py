@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.creditcode import valid_credit_code
+from pricing.billing.creditcode import valid_codes
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.money import parse_scaled_arrow
 from pricing.errors import InputError
@@ -230,7 +230,7 @@ def _valid_ids(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Credit-code check of each distinct id once (an extract repeats every id many times),
     and the id codes."""
     encoded = pc.dictionary_encode(text)
-    valid = valid_credit_code(_string_series(encoded.dictionary)).to_numpy(dtype=bool)
+    valid = valid_codes(encoded.dictionary)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.append(valid, False)[codes], codes
 

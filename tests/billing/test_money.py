@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.billing.creditcode import check_char, valid_credit_code
+from pricing.billing.creditcode import check_char, valid_codes, valid_credit_code
 from pricing.billing.money import (
     amount_fen,
     decimal_round_scaled,
@@ -149,3 +150,22 @@ def test_credit_code_golden() -> None:
     codes = pd.Series(["91350100M000100Y43", "91350100M000100Y44", "91350100m000100Y43",
                        "91350100M000100Y4", None, "91350100I000100Y43"])
     assert valid_credit_code(codes).tolist() == [True, False, False, False, False, False]
+
+
+_CODE_TEXT = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17).map(
+        lambda first17: first17 + check_char(first17)),
+    st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXYIOZa统 ", min_size=16, max_size=19))
+
+
+@given(st.lists(_CODE_TEXT, max_size=30), st.integers(min_value=0, max_value=3))
+def test_credit_codes_on_arrow_text_match_a_plain_check(values: list[str | None],
+                                                        skip: int) -> None:
+    def plain(value: str | None) -> bool:
+        return (value is not None and len(value) == 18
+                and all(c in "0123456789ABCDEFGHJKLMNPQRTUWXY" for c in value)
+                and check_char(value[:17]) == value[17])
+
+    text = pa.array(["skipped"] * skip + values, pa.string()).slice(skip)  # an offset array
+    assert valid_codes(text).tolist() == [plain(value) for value in values]
