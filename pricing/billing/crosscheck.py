@@ -1,33 +1,32 @@
 """Duplicate keys and account conflicts over a streamed run, in memory bounded by a partition.
 
 A streamed run sees its lines piece by piece, but ``duplicate_line`` and ``account_conflict``
-compare lines anywhere in the run. The first pass writes each line's key fields to one of
-several partition files, chosen by a hash of the account id, so every line of an account lands
-in the same partition; each partition is then checked alone with the same counting as an
-in-memory run (:meth:`CrossFaults.of`); the hash travels with the keys, so only the lines
-whose hash repeats in a partition are compared as text. What is kept is only the lines at
-fault (their run row and count) and a sample of the keys that sets the output's sort buckets.
+compare lines anywhere in the run. The first pass writes each line's run row and a hash of its
+account (utility and id) to one of several partition files, chosen by the hash, so every line
+of an account lands in the same partition. Only lines whose hash repeats in their partition
+can share an account with another line (equal accounts hash equal); each partition's such
+lines are looked up (their key fields, kept by the caller with the parsed lines) and counted
+with the same counting as an in-memory run (:meth:`CrossFaults.of`). What is kept is only
+the lines at fault (their run row and count) and a sample of the keys that sets the output's
+sort buckets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.extract import UTILITY_VALUES, CrossFaults, Keys
+from pricing.billing.extract import UTILITY_VALUES, CrossFaults, Keys, repeated
 from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
 SAMPLE_SIZE = 100_000
-_SCHEMA = pa.schema([("row", pa.int64()), ("account_hash", pa.uint64()),
-                     ("utility", pa.string()), ("account_id", pa.string()), ("month", pa.string()),
-                     ("enterprise_id", pa.string()), ("enterprise_ok", pa.bool_())])
+_SCHEMA = pa.schema([("row", pa.int64()), ("account_hash", pa.uint64())])
 _UTILITIES = pa.array(list(dict.fromkeys(UTILITY_VALUES.values())), pa.string())
-_MULTIPLIERS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1,
-                         0xD3A2646C, 0xFD7046C5, 0xB55A4F09], dtype=np.uint64)
 
 
 def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
@@ -37,40 +36,57 @@ def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
 
 def account_hash(utility: pa.Array, accounts: pa.Array) -> np.ndarray:
     """A 64-bit hash per account ``(utility, account_id)`` (missing parts hash as empty),
-    from the utility and the id's length and last bytes.
+    from the utility, the id's length and its first and last eight bytes.
 
     Only determinism matters for correctness (the same account, the same hash, in every
-    piece); the last bytes are where account numbers differ, and reading a fixed number of
-    them per id costs the same however long the ids are. The utility is mixed in because
-    one id often names both an electricity and a water account.
+    piece); the cross-check is exact whatever collides, but each collision costs a text
+    comparison. Ids of up to sixteen bytes are hashed whole, and longer ones differ in their
+    first or last bytes in practice (a district prefix, a serial, a suffix per meter);
+    reading a fixed number of bytes per id costs the same however long the ids are. The
+    utility is mixed in because one id often names both an electricity and a water account.
     """
     utility_code = pc.fill_null(pc.index_in(utility, value_set=_UTILITIES), -1).to_numpy(
         zero_copy_only=False).astype(np.int64)
-    mixed = (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     accounts = pc.fill_null(accounts, "").cast(pa.large_string())
     offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
         accounts.offset : accounts.offset + len(accounts) + 1]
     data = accounts.buffers()[2]
-    # every id empty: no bytes to read, and the one path below still hashes them alike
-    raw = np.frombuffer(data, dtype=np.uint8) if data is not None and len(data) else \
-        np.zeros(1, dtype=np.uint8)
+    raw = np.append(np.frombuffer(data, dtype=np.uint8) if data is not None else
+                    np.zeros(0, dtype=np.uint8), np.uint8(0))  # a zero past the end
+    past = len(raw) - 1
     starts, ends = offsets[:-1], offsets[1:]
-    mixed += (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    for back, multiplier in enumerate(_MULTIPLIERS, start=1):
-        at = ends - back
-        present = at >= starts
-        byte = raw[np.where(present, at, 0)].astype(np.uint64) + np.uint64(1)
-        mixed += np.where(present, byte, np.uint64(0)) * multiplier
-        mixed ^= mixed >> np.uint64(29)
-    mixed *= np.uint64(0xBF58476D1CE4E5B9)
-    return mixed
+    lengths = ends - starts
+    edges = np.empty((16, len(starts)), dtype=np.uint8)  # the first 8 bytes, the last 8
+    for k in range(8):
+        np.take(raw, np.where(lengths > k, starts + k, past), out=edges[k])
+        np.take(raw, np.where(lengths > k, ends - 1 - k, past), out=edges[8 + k])
+    first, last = np.ascontiguousarray(edges.T).view(np.uint64).T
+    mixed = (last ^ lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             ^ (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+    return _mix(_mix(mixed) ^ first)
+
+
+def _mix(value: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer (every input bit reaches every output bit), in place."""
+    value ^= value >> np.uint64(30)
+    value *= np.uint64(0xBF58476D1CE4E5B9)
+    value ^= value >> np.uint64(27)
+    value *= np.uint64(0x94D049BB133111EB)
+    value ^= value >> np.uint64(31)
+    return value
+
+
+KeysAt = Callable[[np.ndarray], Keys]  # the key fields of some run rows (ascending)
 
 
 class CrossCheck:
-    """Collects the key fields of every line (``add``), then finds the lines at fault
-    (``finish``) and hands them out per piece (``faults``)."""
+    """Collects an account hash of every line (``add``), then finds the lines at fault
+    (``finish``, looking up the key fields of the few lines whose hash repeats with
+    ``keys_at``) and hands them out per piece (``faults``)."""
 
-    def __init__(self, spill: Path, partitions: int, period: str, expected_rows: int) -> None:
+    def __init__(self, spill: Path, partitions: int, period: str, expected_rows: int,
+                 keys_at: KeysAt) -> None:
+        self.keys_at = keys_at
         self.partitions = max(1, partitions)
         self.period = period
         self.every = max(1, expected_rows // SAMPLE_SIZE)
@@ -83,9 +99,8 @@ class CrossCheck:
         rows = len(keys.enterprise_ok)
         hashes = account_hash(keys.utility, keys.account_id)
         table = pa.Table.from_arrays([
-            pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), pa.array(hashes),
-            keys.utility, keys.account_id, keys.month, keys.enterprise_id,
-            pa.array(keys.enterprise_ok)], schema=_SCHEMA)
+            pa.array(np.arange(first_row, first_row + rows, dtype=np.int64)), pa.array(hashes)],
+            schema=_SCHEMA)
         self._keys.add(table, partition_of(hashes, self.partitions))
         self._take_sample(first_row, keys)
 
@@ -102,7 +117,10 @@ class CrossCheck:
     def finish(self) -> None:
         """Check each partition alone, two at a time; keep the rows at fault, sorted."""
         rows, dup, owners = [], [], []
-        for at, lines_per_key, owner_counts in mapped(_flagged, self._keys.parts()):
+        def flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _flagged(part, self.keys_at)
+
+        for at, lines_per_key, owner_counts in mapped(flagged, self._keys.parts()):
             rows.append(at)
             dup.append(lines_per_key)
             owners.append(owner_counts)
@@ -137,16 +155,16 @@ class CrossCheck:
         return pc.unique(ordered.take(pa.array(picks)))
 
 
-def _flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The run rows of one partition at fault, with their key and owner counts."""
+def _flagged(part: pa.Table, keys_at: KeysAt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run rows of one partition at fault, with their key and owner counts: counted
+    among the lines whose account hash repeats, which hold every line sharing an account."""
     table = part.combine_chunks()
-    keys = Keys(table["utility"].chunk(0), table["account_id"].chunk(0),
-                table["month"].chunk(0), table["enterprise_id"].chunk(0),
-                table["enterprise_ok"].to_numpy(), None)
-    found = CrossFaults.of(keys, table["account_hash"].to_numpy())
+    rows = np.sort(table["row"].to_numpy()[repeated(table["account_hash"].to_numpy())])
+    if len(rows) == 0:
+        return rows, rows, rows
+    found = CrossFaults.of(keys_at(rows))
     flagged = (found.lines_per_key > 1) | (found.owners > 1)
-    return table["row"].to_numpy()[flagged], found.lines_per_key[flagged], \
-        found.owners[flagged]
+    return rows[flagged], found.lines_per_key[flagged], found.owners[flagged]
 
 
 def sort_key(utility: pa.Array, account_id: pa.Array) -> pa.Array:

@@ -303,15 +303,13 @@ class CrossFaults:
     owners: np.ndarray
 
     @classmethod
-    def of(cls, keys: Keys, account_hash: np.ndarray | None = None) -> CrossFaults:
-        """Computed from these lines alone: right when they are all the run's lines.
+    def of(cls, keys: Keys) -> CrossFaults:
+        """Computed from these lines alone: right when they are all the run's lines (or all
+        the lines of the accounts they hold, as a streamed run gives them).
 
         Only the lines of an account seen on two or more lines can share a key or an owner
         with another line; in a month nearly every account has one line, so the keys and
         owners are counted among those few, and the others get 1 (0 where a key is missing).
-        ``account_hash``, a hash of each line's account (utility and id) when the caller has
-        one, narrows the text hashing to the lines whose hash repeats: equal accounts have
-        equal hashes.
         """
         def valid(array: pa.Array) -> np.ndarray:
             return pc.is_valid(array).to_numpy(zero_copy_only=False)
@@ -320,28 +318,23 @@ class CrossFaults:
         owner_ok = has_account & keys.enterprise_ok
         lines_per_key = (has_account & valid(keys.month)).astype(np.int64)
         owners = owner_ok.astype(np.int64)
-        rows = None if account_hash is None else np.flatnonzero(_repeated(account_hash))
 
         def codes(known: np.ndarray | None, text: pa.Array) -> np.ndarray:
-            if rows is None:
-                return known if known is not None else dictionary_codes(text)
-            return known[rows] if known is not None else dictionary_codes(
-                text.take(pa.array(rows)))
+            return known if known is not None else dictionary_codes(text)
 
         utility = codes(keys.utility_codes, keys.utility)
         account = _key_codes(utility, codes(None, keys.account_id))
         shared = np.flatnonzero(_count_per_key(account) > 1)
         if len(shared):
             month = codes(keys.month_codes, keys.month)[shared]
-            at = shared if rows is None else rows[shared]
-            lines_per_key[at] = _count_per_key(_key_codes(account[shared], month))
-            enterprise = (keys.enterprise_codes[at] if keys.enterprise_codes is not None
-                          else dictionary_codes(keys.enterprise_id.take(pa.array(at))))
-            owners[at] = _owners_per_account(account[shared], enterprise, owner_ok[at])
+            lines_per_key[shared] = _count_per_key(_key_codes(account[shared], month))
+            enterprise = (keys.enterprise_codes[shared] if keys.enterprise_codes is not None
+                          else dictionary_codes(keys.enterprise_id.take(pa.array(shared))))
+            owners[shared] = _owners_per_account(account[shared], enterprise, owner_ok[shared])
         return cls(lines_per_key, owners)
 
 
-def _repeated(hashes: np.ndarray) -> np.ndarray:
+def repeated(hashes: np.ndarray) -> np.ndarray:
     """Whether each 64-bit hash occurs more than once: first counted by some of its bits
     into about four times as many slots as values (one cheap pass), then exactly among
     the values that share a slot."""

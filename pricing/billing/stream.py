@@ -146,10 +146,10 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     encoding = ENCODINGS[opts.encoding]
     with RunDirectory(out) as run_dir, tempfile.TemporaryDirectory(
             prefix=".spill-", dir=run_dir.path("")) as spill:
-        check = CrossCheck(Path(spill), pieces, opts.period, expected)
+        cache = _LineCache(Path(spill))
+        check = CrossCheck(Path(spill), pieces, opts.period, expected, cache.keys_at)
         opts.progress.step(f"first pass: reading about {expected} lines in {pieces} pieces")
         inputs = list(classified.inputs)
-        cache = _LineCache(Path(spill))
         for path, sha, rows in _first_pass(opts, scans, check, cache):
             inputs.append(input_entry("billing", path, sha, rows))
         opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
@@ -315,22 +315,45 @@ class _LineCache:
             writer.write_table(table)
         self.starts.append(piece.first_row)
 
+    def _read(self, number: int, columns: list[str] | None = None) -> pa.Table:
+        path = self.spill / f"lines-{number:05d}.arrow"
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        return (table if columns is None else table.select(columns)).combine_chunks()
+
     def pieces(self) -> Iterator[_Piece]:
         for number, first_row in enumerate(self.starts):
-            path = self.spill / f"lines-{number:05d}.arrow"
-            with pa.memory_map(str(path)) as source:
-                table = pa.ipc.open_file(source).read_all().combine_chunks()
-            column = {name: table[f"key_{name}"].chunk(0) if table.num_rows else
-                      pa.array([], table.schema.field(f"key_{name}").type)
-                      for name in ("utility", "account_id", "month", "enterprise_id",
-                                   "enterprise_ok")}
-            keys = Keys(column["utility"], column["account_id"], column["month"],
-                        column["enterprise_id"],
-                        column["enterprise_ok"].to_numpy(zero_copy_only=False), None)
-            lines = table.drop_columns([f"key_{name}" for name in column])
+            table = self._read(number)
+            keys = _keys_of(table)
+            lines = table.drop_columns([f"key_{name}" for name in _KEY_FIELDS])
             del table
             yield _Piece(lines, first_row, keys)
-            path.unlink()
+            (self.spill / f"lines-{number:05d}.arrow").unlink()
+
+    def keys_at(self, rows: np.ndarray) -> Keys:
+        """The key fields of the run rows ``rows`` (ascending), read from the pieces that
+        hold them (memory-mapped: only the pages of those rows are read)."""
+        bounds = np.searchsorted(rows, [*self.starts[1:], np.iinfo(np.int64).max])
+        tables, low = [], 0
+        for number, high in enumerate(bounds):
+            if high > low:
+                local = rows[low:high] - self.starts[number]
+                tables.append(self._read(number, [f"key_{name}" for name in _KEY_FIELDS])
+                              .take(pa.array(local)))
+            low = high
+        return _keys_of(pa.concat_tables(tables).combine_chunks())
+
+
+_KEY_FIELDS = ("utility", "account_id", "month", "enterprise_id", "enterprise_ok")
+
+
+def _keys_of(table: pa.Table) -> Keys:
+    """The :class:`Keys` of a table with the ``key_*`` columns :class:`_LineCache` keeps."""
+    column = {name: table[f"key_{name}"].chunk(0) if table[f"key_{name}"].num_chunks else
+              pa.array([], table.schema.field(f"key_{name}").type) for name in _KEY_FIELDS}
+    return Keys(column["utility"], column["account_id"], column["month"],
+                column["enterprise_id"], column["enterprise_ok"].to_numpy(zero_copy_only=False),
+                None)
 
 
 def _no_rows(reader: PieceReader, source: str) -> None:
