@@ -25,7 +25,7 @@ from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
-from pricing.billing.price import Priced, price_lines
+from pricing.billing.price import ClassificationIndex, Priced, price_lines
 from pricing.billing.register import read_register
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
@@ -111,7 +111,7 @@ class Classified:
     classification: Classification
     inputs: list[dict]
     enterprises: pd.DataFrame  # district, industry_code by enterprise_id
-    register: pd.DataFrame
+    register: pd.DataFrame | None  # None once a streamed run has let it go
 
 
 def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
@@ -139,9 +139,10 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
 
 
 def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
-                components: list[InForce], pricer: ClusterPricer | None = None) -> Priced:
+                components: list[InForce], pricer: ClusterPricer | None = None,
+                index: ClassificationIndex | None = None) -> Priced:
     """Price clean lines in this process or, with ``--cluster``, on the cluster (through
-    ``pricer`` when one is open)."""
+    ``pricer`` when one is open); ``index`` is the classification's, when built already."""
     classification = classified.classification
     if pricer is not None:
         return pricer.price(lines)
@@ -150,7 +151,7 @@ def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
 
         return price_on_cluster(opts.cluster, lines, classification.table,
                                 classification.facts, components)
-    return price_lines(lines, classification.table, classification.facts, components)
+    return price_lines(lines, classification.table, classification.facts, components, index)
 
 
 def _compute_month(opts: RunOptions, catalog: Catalog,

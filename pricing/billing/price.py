@@ -64,11 +64,13 @@ def _nullable(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return column.to_numpy(dtype=np.int64, na_value=0), missing
 
 
-class _Table:
-    """The classification table as Arrow text and integer codes, built once per call.
+class ClassificationIndex:
+    """The classification table as Arrow text and integer codes.
 
     Enterprise ids are hashed once here (and the lines' once in :class:`_Lines`); each
-    rulebook is then a list of table rows, so joining it to the lines is numpy indexing."""
+    rulebook is then a list of table rows, so joining it to the lines is numpy indexing.
+    Built per call, or once by the caller for many calls on the same classification (a
+    streamed run's pieces)."""
 
     def __init__(self, classification: pd.DataFrame) -> None:
         encoded = pc.dictionary_encode(_text(classification["enterprise_id"]),
@@ -102,7 +104,7 @@ class _Verdicts:
     integer codes into ``class_names`` so rates and class filters are looked up per distinct
     class, not per line."""
 
-    table: _Table
+    table: ClassificationIndex
     table_rows: np.ndarray  # per verdict row: its row in the classification table
     class_codes: np.ndarray  # per verdict row, into class_names; -1 = missing
     class_names: list[str]
@@ -127,7 +129,7 @@ class _Lines:
 
     frame: pd.DataFrame
     utility: pa.Array
-    table: _Table
+    table: ClassificationIndex
     table_enterprise: np.ndarray  # per line: code into ``table.enterprise_ids``, -1 = none
     quantity: np.ndarray
     production: np.ndarray
@@ -139,7 +141,7 @@ class _Lines:
     on_utility: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, lines: pd.DataFrame, table: _Table) -> _Lines:
+    def of(cls, lines: pd.DataFrame, table: ClassificationIndex) -> _Lines:
         quota, quota_missing = _nullable(lines["quota_milli"])
         price, price_missing = _nullable(lines["base_price_micro"])
         return cls(lines, _text(lines["utility"]), table,
@@ -214,7 +216,7 @@ class _Base:
         assert self.verdicts is not None and self.verdict is not None
         return self.verdicts.class_codes[self.verdict]
 
-    def table_rows(self, table: _Table) -> np.ndarray:
+    def table_rows(self, table: ClassificationIndex) -> np.ndarray:
         """Each line's classification row (``table.rows``, the empty class, without one)."""
         if self.verdicts is None or self.verdict is None:
             return np.full(len(self.row), table.rows, dtype=np.int64)
@@ -227,20 +229,22 @@ class _Found:
 
     item: int  # position of the component in the list priced
     row: np.ndarray
-    table_row: np.ndarray  # classification row, or ``_Table.rows`` for none
+    table_row: np.ndarray  # classification row, or ``ClassificationIndex.rows`` for none
     band: np.ndarray | int  # 0 = no band
     basis_milli: np.ndarray
     rate_nano: np.ndarray
 
 
 def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
-                facts: dict[str, pd.DataFrame], components: list[InForce]) -> Priced:
+                facts: dict[str, pd.DataFrame], components: list[InForce],
+                index: ClassificationIndex | None = None) -> Priced:
     """Price clean lines (``pricing.billing.extract`` columns) with a positional ``row`` key.
 
     ``classification``: the classification table (``enterprise_id, rulebook, class, rule_id,
-    decided_by``) after overrides; ``facts``: per rulebook, metrics by enterprise_id.
+    decided_by``) after overrides; ``facts``: per rulebook, metrics by enterprise_id;
+    ``index``: :class:`ClassificationIndex` of ``classification`` when the caller has it.
     """
-    table = _Table(classification)
+    table = index if index is not None else ClassificationIndex(classification)
     view = _Lines.of(lines.reset_index(drop=True), table)
     found: list[_Found] = []
     faults: list[pd.DataFrame] = []
@@ -282,7 +286,7 @@ def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
     return Priced(_surcharges(found, components, table, fault["row"].to_numpy()), faulted)
 
 
-def _surcharges(found: list[_Found], components: list[InForce], table: _Table,
+def _surcharges(found: list[_Found], components: list[InForce], table: ClassificationIndex,
                 fault_rows: np.ndarray) -> pd.DataFrame:
     """CANDIDATE_COLUMNS + amount_fen of the candidates that survive: lines without a fault,
     the largest of each group, amounts above zero; one DataFrame, built once."""

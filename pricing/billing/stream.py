@@ -22,6 +22,7 @@ checked and the last one's rejects and surcharge lines).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import tempfile
 from collections.abc import Iterator
@@ -72,6 +73,7 @@ from pricing.billing.extract import (
 from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
 from pricing.billing.prefetch import unscanned
+from pricing.billing.price import ClassificationIndex
 from pricing.billing.spill import Spill
 
 if TYPE_CHECKING:
@@ -140,7 +142,9 @@ class _Tally:
 
 def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     """``diffprice run`` over extracts in pieces; the same files as :func:`run_month`."""
-    classified = classify_month(opts, opts.catalog)
+    # the register as read is not needed again: its memory goes back before the pieces come
+    classified = dataclasses.replace(classify_month(opts, opts.catalog), register=None)
+    pa.default_memory_pool().release_unused()
     expected = sum(scan.newlines for scan in scans)
     pieces = max(1, math.ceil(expected / opts.chunk_lines))
     encoding = ENCODINGS[opts.encoding]
@@ -159,13 +163,14 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
+        index = None if opts.cluster else ClassificationIndex(classified.classification.table)
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None
             for number, checked in enumerate(ahead(_checked(opts, cache.pieces(), check))):
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{checked.rows} lines")
-                month = _price_piece(opts, checked, classified, components, pricer)
+                month = _price_piece(opts, checked, classified, components, pricer, index)
                 surcharges = surcharge_table(month, ordered=False)  # the buckets sort
                 tally.count(month)
                 if kept is not None:
@@ -231,9 +236,10 @@ def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
 
 
 def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
-                 components: list[InForce], pricer: ClusterPricer | None) -> MonthResult:
+                 components: list[InForce], pricer: ClusterPricer | None,
+                 index: ClassificationIndex | None) -> MonthResult:
     lines = checked.clean.reset_index(drop=True)
-    priced = price_clean(opts, lines, classified, components, pricer)
+    priced = price_clean(opts, lines, classified, components, pricer, index)
     rejects = all_rejects(checked.rejects, lines, priced)
     return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
                        classified.enterprises)
