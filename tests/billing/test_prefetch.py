@@ -11,7 +11,15 @@ from click.testing import CliRunner
 from cli import main
 from pricing.billing.encoding import read_csv_table
 from pricing.billing.extract import read_extracts
-from pricing.billing.prefetch import BYTES_PER_LINE, Prefetch, held_in_memory, prefetch
+from pricing.billing.prefetch import (
+    BYTES_PER_LINE,
+    CHUNK_LINES,
+    LARGE_REGISTER_BYTES,
+    Prefetch,
+    default_chunk_lines,
+    held_in_memory,
+    prefetch,
+)
 from pricing.billing.register import read_register
 from pricing.errors import ErrorList, InputError
 
@@ -116,3 +124,13 @@ def test_a_file_that_cannot_be_read_fails_the_checked_lines(tmp_path: Path) -> N
     early = Prefetch([GOLDEN / "billing.csv", tmp_path / "missing.csv"], None)
     with pytest.raises(InputError, match="missing.csv.*cannot read the file"):
         early.extract("2025-03").result(timeout=60)
+
+
+def test_a_province_register_halves_the_default_piece(tmp_path: Path) -> None:
+    city, province = tmp_path / "city.csv", tmp_path / "province.csv"
+    city.write_bytes(b"x" * 1000)
+    with open(province, "wb") as handle:  # sparse: the size is what counts
+        handle.truncate(LARGE_REGISTER_BYTES + 1)
+    assert default_chunk_lines(city) == CHUNK_LINES
+    assert default_chunk_lines(province) == CHUNK_LINES // 2
+    assert default_chunk_lines(tmp_path / "missing.csv") == CHUNK_LINES
