@@ -134,3 +134,22 @@ def test_a_province_register_halves_the_default_piece(tmp_path: Path) -> None:
     assert default_chunk_lines(city) == CHUNK_LINES
     assert default_chunk_lines(province) == CHUNK_LINES // 2
     assert default_chunk_lines(tmp_path / "missing.csv") == CHUNK_LINES
+
+
+def test_register_errors_come_first_in_a_streamed_run_too(tmp_path: Path) -> None:
+    """The register is classified beside the first pass, whose own error comes later."""
+    register, extract = tmp_path / "register.csv", tmp_path / "extract.csv"
+    register.write_text("enterprise_id,name,district,industry_code,year\n"
+                        "BAD,x,330212,C3391,2024\n", encoding="utf-8")
+    extract.write_text("a,b\n" + "1,2\n" * 400, encoding="utf-8")  # streams; no billing columns
+    arguments = ["run", "--period", "2025-03", "--billing", str(extract),
+                 "--rules", str(GOLDEN / "rules"), "--tariffs", str(GOLDEN / "tariffs"),
+                 "--chunk-lines", "10"]
+    result = CliRunner().invoke(main, [*arguments, "--register", str(register),
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "register.csv:2" in result.output
+    assert "extract.csv" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+    result = CliRunner().invoke(main, [*arguments, "--register", str(GOLDEN / "register.csv"),
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "extract.csv" in result.output  # then the extract's
