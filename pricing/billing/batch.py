@@ -25,7 +25,7 @@ from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
-from pricing.billing.price import ClassificationIndex, Priced, price_lines
+from pricing.billing.price import ClassificationIndex, Priced, lookup, price_lines
 from pricing.billing.register import read_register
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
@@ -265,7 +265,9 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
             for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
     places = month.enterprises
-    at_place = pc.index_in(enterprise, value_set=_arrow_text(places.index))
+    enterprises = pc.dictionary_encode(enterprise)  # each distinct id looked up once
+    found = lookup(enterprises.dictionary, _arrow_text(places.index))
+    at_place = pa.array(found, mask=found < 0).take(enterprises.indices)
     utility = text["utility"]
     units = pa.array(list(UNITS.values()), pa.string())
     return pd.DataFrame({

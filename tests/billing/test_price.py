@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pricing.billing.components import in_force
-from pricing.billing.price import price_lines
+from pricing.billing.price import lookup, price_lines
 from pricing.spec.tariff import Tariff
 from pricing.spec.yamlfile import loads
 
@@ -185,3 +188,11 @@ def test_float_noise_does_not_add_a_step() -> None:
     noisy = 13300.1 + 19.9  # 13320.000000000002 in binary floating point
     facts = pd.DataFrame({"ac_kwh_per_t": [noisy]}, index=["E"]).astype("Float64")
     assert int(stepped_rates(comp, facts).iloc[0]) == 10_000_000
+
+
+@given(st.lists(st.sampled_from(["a", "b", "户", "", "x\x00"]), unique=True),
+       st.lists(st.sampled_from(["a", "b", "户", "", "x\x00", "c"]), unique=True))
+def test_a_lookup_either_way_round_is_index_in(keys: list[str], values: list[str]) -> None:
+    expected = [values.index(key) if key in values else -1 for key in keys]
+    assert lookup(pa.array(keys, pa.string()), pa.array(values, pa.string())).tolist() == \
+        expected
