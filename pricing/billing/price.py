@@ -109,6 +109,21 @@ class ClassificationIndex:
         self.rulebook_rows = {str(name): order[bounds[i]:bounds[i + 1]]
                               for i, name in enumerate(names)}
         self.rows = rows
+        self._verdict_of: dict[str, np.ndarray] = {}
+
+    def verdict_of(self, rulebook: str) -> np.ndarray:
+        """Per enterprise code (and a trailing -1 for none), its first row among the
+        rulebook's rows, -1 if it has none; made once per rulebook, whatever the lines."""
+        if rulebook not in self._verdict_of:
+            table_rows = self.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
+            codes = self.enterprise_codes[table_rows]
+            verdict_of = np.full(len(self.enterprise_ids) + 1, -1, dtype=np.int32)
+            verdict_of[codes] = np.arange(len(codes))
+            if not (verdict_of[codes] == np.arange(len(codes))).all():  # an id seen twice
+                enterprises, first = np.unique(codes, return_index=True)
+                verdict_of[enterprises] = first
+            self._verdict_of[rulebook] = verdict_of
+        return self._verdict_of[rulebook]
 
 
 @dataclass
@@ -179,13 +194,7 @@ class _Lines:
         if rulebook not in self.verdicts:
             table = self.table
             table_rows = table.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
-            codes = table.enterprise_codes[table_rows]
-            verdict_of = np.full(len(table.enterprise_ids) + 1, -1, dtype=np.int32)
-            verdict_of[codes] = np.arange(len(codes))
-            if not (verdict_of[codes] == np.arange(len(codes))).all():  # an id seen twice
-                enterprises, first = np.unique(codes, return_index=True)
-                verdict_of[enterprises] = first
-            at = verdict_of[self.table_enterprise]
+            at = table.verdict_of(rulebook)[self.table_enterprise]
             lines = np.flatnonzero(at >= 0)
             self.verdicts[rulebook] = _Verdicts(
                 table, table_rows, table.class_codes[table_rows], table.class_names,
