@@ -260,10 +260,9 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         order = surcharge_order(accounts, components, (np.cumsum(used) - 1)[line_rows])
         cand = cand.take(order)
         line_rows = line_rows[order]
-    rows = line_rows
-    text = {name: pc.take(_arrow_text(lines[name]), rows)
+    text = {name: pc.take(_arrow_text(lines[name]), line_rows)
             for name in ("period", "utility", "account_id")}
-    enterprise = pc.take(_arrow_text(lines["enterprise_id"]), rows)
+    enterprise = pc.take(_arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
     enterprises = pc.dictionary_encode(enterprise)  # each distinct id looked up once
     found = lookup(enterprises.dictionary, _arrow_text(places.index))
@@ -292,8 +291,8 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "amount": format_fixed(cand["amount_fen"].reset_index(drop=True), 2),
         "_fen": cand["amount_fen"].to_numpy(dtype=np.int64),
         "_order": cand["order"].to_numpy(dtype=np.int64),
-        "_row": rows,
-        "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[rows],
+        "_row": line_rows,
+        "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[line_rows],
     })
 
 

@@ -13,6 +13,7 @@ sort buckets.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,9 +118,7 @@ class CrossCheck:
     def finish(self) -> None:
         """Check each partition alone, two at a time; keep the rows at fault, sorted."""
         rows, dup, owners = [], [], []
-        def flagged(part: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return _flagged(part, self.keys_at)
-
+        flagged = functools.partial(_flagged, keys_at=self.keys_at)
         for at, lines_per_key, owner_counts in mapped(flagged, self._keys.parts()):
             rows.append(at)
             dup.append(lines_per_key)

@@ -323,7 +323,7 @@ class CrossFaults:
             return known if known is not None else dictionary_codes(text)
 
         utility = codes(keys.utility_codes, keys.utility)
-        account = _key_codes(utility, codes(None, keys.account_id))
+        account = _key_codes(utility, dictionary_codes(keys.account_id))
         shared = np.flatnonzero(_count_per_key(account) > 1)
         if len(shared):
             month = codes(keys.month_codes, keys.month)[shared]

@@ -118,19 +118,23 @@ def _csv_line_array(columns: list[pa.Array]) -> pa.LargeStringArray:
 
 def _csv_lines(columns: list[pa.Array]) -> memoryview:
     """The UTF-8 bytes of :func:`_csv_line_array`."""
-    rows = len(columns[0])
-    if rows == 0:
+    if len(columns[0]) == 0:
         return memoryview(b"")
-    lines = _csv_line_array(columns)
+    return _text_bytes(_csv_line_array(columns))
+
+
+def _text_bytes(lines: pa.Array) -> memoryview:
+    """The UTF-8 bytes of a non-empty text array's values, back to back (no copy)."""
+    lines = lines.cast(pa.large_string())
     _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + rows + 1]
+    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
     first, last = int(bounds[0]), int(bounds[-1])
     return memoryview(data.slice(first, last - first))
 
 
 def csv_rows(frame: pd.DataFrame, columns: list[str]) -> pa.LargeStringArray:
     """The CSV text of each row of ``frame`` (``columns`` in that order), one string per row
-    ending in ``\r\n``: row for row the UTF-8 bytes :meth:`CsvWriter.write` writes.
+    ending in ``\\r\\n``: row for row the UTF-8 bytes :meth:`CsvWriter.write` writes.
 
     For rows to be sorted before they are written (a streamed run's surcharge lines): the
     text is made once, and moving a row is moving one string instead of a field per column.
@@ -211,15 +215,9 @@ class CsvWriter:
     def write_rows(self, rows: pa.Array | pa.ChunkedArray) -> None:
         """Append rows made by :func:`csv_rows` (in any order, taken or sliced)."""
         for chunk in rows.chunks if isinstance(rows, pa.ChunkedArray) else [rows]:
-            if len(chunk) == 0:
-                continue
-            text = chunk.cast(pa.large_string())
-            _, offsets, data = text.buffers()
-            bounds = np.frombuffer(offsets, dtype=np.int64)[text.offset :
-                                                            text.offset + len(text) + 1]
-            first, last = int(bounds[0]), int(bounds[-1])
-            self._emit(_encode(memoryview(data.slice(first, last - first)), self.encoding))
-            self.rows += len(text)
+            if len(chunk):
+                self._emit(_encode(_text_bytes(chunk), self.encoding))
+                self.rows += len(chunk)
 
     def close(self) -> tuple[str, int]:
         """Close the file; ``(sha256_hex, data_rows)`` of what was written."""

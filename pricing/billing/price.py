@@ -111,12 +111,15 @@ class ClassificationIndex:
         self.rows = rows
         self._verdict_of: dict[str, np.ndarray] = {}
 
+    def rows_of(self, rulebook: str) -> np.ndarray:
+        """The table rows of a rulebook (none for one that classified nobody)."""
+        return self.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
+
     def verdict_of(self, rulebook: str) -> np.ndarray:
         """Per enterprise code (and a trailing -1 for none), its first row among the
         rulebook's rows, -1 if it has none; made once per rulebook, whatever the lines."""
         if rulebook not in self._verdict_of:
-            table_rows = self.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
-            codes = self.enterprise_codes[table_rows]
+            codes = self.enterprise_codes[self.rows_of(rulebook)]
             verdict_of = np.full(len(self.enterprise_ids) + 1, -1, dtype=np.int32)
             verdict_of[codes] = np.arange(len(codes))
             if not (verdict_of[codes] == np.arange(len(codes))).all():  # an id seen twice
@@ -193,7 +196,7 @@ class _Lines:
         """A rulebook's verdicts; a line's is its enterprise's first row under the rulebook."""
         if rulebook not in self.verdicts:
             table = self.table
-            table_rows = table.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
+            table_rows = table.rows_of(rulebook)
             at = table.verdict_of(rulebook)[self.table_enterprise]
             lines = np.flatnonzero(at >= 0)
             self.verdicts[rulebook] = _Verdicts(

@@ -44,6 +44,7 @@ from pricing.billing.batch import (
     Classified,
     MonthResult,
     RunOptions,
+    _arrow_text,
     all_rejects,
     classify_month,
     counts_of,
@@ -384,7 +385,7 @@ class _Buckets:
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        keys = {name: _text(frame[name]) for name in [*_ACCOUNT, *_COMPONENT[:-1]]}
+        keys = {name: _arrow_text(frame[name]) for name in [*_ACCOUNT, *_COMPONENT[:-1]]}
         table = pa.table({**keys, "_order": frame["_order"].to_numpy(dtype=np.int64),
                           "csv": csv_rows(frame, SURCHARGE_COLUMNS)})
         key = sort_key(keys["utility"], keys["account_id"])
@@ -396,11 +397,6 @@ class _Buckets:
     def sorted_rows(self) -> Iterator[pa.ChunkedArray]:
         """The CSV text of the buckets in order, each sorted; two are sorted at a time."""
         return mapped(_sorted, self._spill.parts())
-
-
-def _text(column: pd.Series) -> pa.Array:
-    array = pa.array(column, type=pa.string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _sorted(table: pa.Table) -> pa.ChunkedArray:
