@@ -25,8 +25,9 @@ from pricing.billing.extract import Extract, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
-from pricing.billing.price import ClassificationIndex, Priced, lookup, price_lines
+from pricing.billing.price import ClassificationIndex, Priced, price_lines
 from pricing.billing.register import read_register
+from pricing.billing.textindex import TextIndex
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
 from pricing.errors import InputError, RejectRateExceeded, raise_if_any
@@ -83,6 +84,12 @@ class MonthResult:
     inputs: list[dict] = field(default_factory=list)
     enterprises: pd.DataFrame | None = None  # district, industry_code by enterprise_id
     register: pd.DataFrame | None = None  # the register as read, every year
+    places: TextIndex | None = None  # place_index(enterprises), when made once per run
+
+
+def place_index(enterprises: pd.DataFrame) -> TextIndex:
+    """Where each enterprise id is in the register's places (district, industry code)."""
+    return TextIndex(_arrow_text(enterprises.index))
 
 
 def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
@@ -264,9 +271,8 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
             for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
-    enterprises = pc.dictionary_encode(enterprise)  # each distinct id looked up once
-    found = lookup(enterprises.dictionary, _arrow_text(places.index))
-    at_place = pa.array(found, mask=found < 0).take(enterprises.indices)
+    found = (month.places or place_index(places)).positions(enterprise)
+    at_place = pa.array(found, mask=found < 0)
     utility = text["utility"]
     units = pa.array(list(UNITS.values()), pa.string())
     return pd.DataFrame({

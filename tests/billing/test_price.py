@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pricing.billing.components import in_force
-from pricing.billing.price import lookup, price_lines
+from pricing.billing.price import price_lines
+from pricing.billing.textindex import lookup
 from pricing.spec.tariff import Tariff
 from pricing.spec.yamlfile import loads
 
