@@ -110,17 +110,20 @@ def raw_lines(table: pa.Table, lines: np.ndarray, found: dict[str, str], name: s
     """The rows as read (``raw_*`` text), with their file name, file order and line."""
     rows = table.num_rows
     empty = pa.array([""] * rows, type=pa.string()) if len(found) < len(COLUMNS) else None
-    columns = {
-        # the file name, not the directory: reruns from another folder give the same bytes
-        "source": pc.take(pa.array([name], pa.string()),
-                          pa.array(np.zeros(rows, dtype=np.int32))),
-        "file_order": pa.array(np.full(rows, order, dtype=np.int64)),
-        "line": pa.array(lines, type=pa.int64()),
-    }
+    columns = {**file_columns(name, order, rows), "line": pa.array(lines, type=pa.int64())}
     for column in COLUMNS:
         columns[f"raw_{column}"] = (table[found[column]].combine_chunks()
                                     if column in found else empty)
     return pa.table(columns)
+
+
+def file_columns(name: str, order: int, rows: int) -> dict[str, pa.Array]:
+    """The ``source`` and ``file_order`` columns of ``rows`` lines of one file: the file name,
+    not the directory (reruns from another folder give the same bytes), and its place among
+    the run's extracts."""
+    return {"source": pc.take(pa.array([name], pa.string()),
+                              pa.array(np.zeros(rows, dtype=np.int32))),
+            "file_order": pa.array(np.full(rows, order, dtype=np.int64))}
 
 
 def _trimmed(text: pa.Array) -> pa.Array:
@@ -152,9 +155,10 @@ def _matches(text: pa.Array, pattern: str) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``, null for anything else; and a code per
-    normalized month (-1 for null), so equal months have equal codes however written.
+def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """``YYYY-MM`` from ``YYYY-MM`` or ``YYYYMM``, null for anything else; a code per
+    normalized month (-1 for null), so equal months have equal codes however written; and
+    the month each code stands for.
 
     An extract holds one or two distinct periods: each is checked once, then taken."""
     encoded = pc.dictionary_encode(text)
@@ -162,7 +166,8 @@ def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     canonical = pc.fill_null(pc.dictionary_encode(normal).indices, -1).to_numpy(
         zero_copy_only=False).astype(np.int64)
     at = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return pc.take(normal, encoded.indices), np.append(canonical, -1)[at]
+    return pc.take(normal, encoded.indices), np.append(canonical, -1)[at], \
+        pc.dictionary_encode(normal).dictionary
 
 
 def _normal_distinct_periods(text: pa.Array) -> pa.Array:
@@ -272,25 +277,42 @@ class Keys:
     # missing; None: found from the text for the lines that need them
     utility_codes: np.ndarray | None = None  # codes of utility and month, -1 when missing,
     month_codes: np.ndarray | None = None  # when known (else found from the text)
+    month_values: pa.Array | None = None  # the month of each month code
+
+
+UTILITY_NAMES = list(dict.fromkeys(UTILITY_VALUES.values()))  # what utility codes index
 
 
 def line_keys(utility: pa.Array, account_id: pa.Array, enterprise_id: pa.Array,
               period: pa.Array) -> Keys:
     """Normalize the key fields of raw text columns."""
     names = pa.array(list(UTILITY_VALUES), type=pa.string())
-    canonical = list(dict.fromkeys(UTILITY_VALUES.values()))
     found = pc.index_in(pc.utf8_lower(_trimmed(utility)), value_set=names)
-    utility = pc.take(pa.array(list(UTILITY_VALUES.values()), type=pa.string()), found)
     at = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    utility_codes = np.array([canonical.index(value) for value in UTILITY_VALUES.values()]
+    utility_codes = np.array([UTILITY_NAMES.index(value) for value in UTILITY_VALUES.values()]
                              + [-1], dtype=np.int64)[at]
-    account = _trimmed(account_id)
-    account = pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
-    enterprise = _trimmed(enterprise_id)
+    enterprise = enterprise_key(enterprise_id)
     enterprise_ok, enterprise_codes = _valid_ids(enterprise)
-    month, month_codes = _normal_period(_trimmed(period))
-    return Keys(utility, account, month, enterprise, enterprise_ok, enterprise_codes,
-                utility_codes, month_codes)
+    month, month_codes, month_values = _normal_period(_trimmed(period))
+    return Keys(utility_text(utility_codes), account_key(account_id), month, enterprise,
+                enterprise_ok, enterprise_codes, utility_codes, month_codes, month_values)
+
+
+def utility_text(codes: np.ndarray) -> pa.Array:
+    """The utility of each code of :data:`UTILITY_NAMES`, null for -1."""
+    return pa.array(UTILITY_NAMES, pa.string()).take(
+        pa.array(codes, type=pa.int64(), mask=codes < 0))
+
+
+def account_key(account_id: pa.Array) -> pa.Array:
+    """The account ids trimmed, null when empty."""
+    account = _trimmed(account_id)
+    return pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
+
+
+def enterprise_key(enterprise_id: pa.Array) -> pa.Array:
+    """The enterprise ids trimmed."""
+    return _trimmed(enterprise_id)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from pricing.billing.batch import (
     fen_by_utility,
     input_entry,
     manifest,
+    place_index,
     price_clean,
     raise_reject_rate,
     reject_rate_exceeded,
@@ -64,18 +65,24 @@ from pricing.billing.components import InForce, in_force
 from pricing.billing.crosscheck import CrossCheck, sort_key
 from pricing.billing.encoding import empty_file, parse_records
 from pricing.billing.extract import (
+    COLUMNS,
     Keys,
+    account_key,
     check_lines,
+    enterprise_key,
     extract_columns,
+    file_columns,
     line_keys,
     no_data_rows,
     raw_lines,
+    utility_text,
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
 from pricing.billing.prefetch import unscanned
 from pricing.billing.price import ClassificationIndex
 from pricing.billing.spill import Spill
+from pricing.billing.textindex import TextIndex
 
 if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
@@ -121,11 +128,17 @@ class _Piece:
 
 @dataclass
 class _Tally:
-    """What the pieces add up to: counts, fen per utility, summary parts."""
+    """What the pieces add up to: counts, fen per utility, summary parts.
+
+    The pieces' summary parts wait in a list and are summed per group and enterprise once
+    they hold more rows than the sums so far (or :data:`PENDING_PARTS`): a province's
+    million enterprises are regrouped every few pieces, not after each, and the parts held
+    stay within twice the sums, however many pieces come."""
 
     counts: dict[str, int] = field(default_factory=dict)
     fen: dict[str, int] = field(default_factory=dict)
-    parts: pd.DataFrame | None = None  # summed per group and enterprise so far
+    _summed: pd.DataFrame | None = None
+    _pending: list[pd.DataFrame] = field(default_factory=list)
 
     def count(self, month: MonthResult) -> None:
         for name, value in counts_of(month).items():
@@ -134,11 +147,27 @@ class _Tally:
             self.fen[name] = self.fen.get(name, 0) + value
 
     def add(self, surcharges: pd.DataFrame) -> None:
-        parts = summary_parts(surcharges)
-        if self.parts is not None:  # kept as small as the register, however many pieces
-            parts = pd.concat([self.parts, parts], ignore_index=True).groupby(
-                PART_KEYS, sort=False, dropna=False).sum().reset_index()
-        self.parts = parts
+        self._pending.append(summary_parts(surcharges))
+        summed = 0 if self._summed is None else len(self._summed)
+        if sum(len(part) for part in self._pending) > max(summed, PENDING_PARTS):
+            self._regroup()
+
+    @property
+    def parts(self) -> pd.DataFrame | None:
+        """The parts summed per group and enterprise; None before any piece."""
+        if self._pending:
+            self._regroup()
+        return self._summed
+
+    def _regroup(self) -> None:
+        frames = [*([] if self._summed is None else [self._summed]), *self._pending]
+        self._pending = []
+        self._summed = frames[0] if len(frames) == 1 else pd.concat(
+            frames, ignore_index=True).groupby(PART_KEYS, sort=False, dropna=False
+                                               ).sum().reset_index()
+
+
+PENDING_PARTS = 250_000  # summary part rows that may wait to be summed
 
 
 def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
@@ -165,13 +194,15 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
         index = None if opts.cluster else ClassificationIndex(classified.classification.table)
+        places = place_index(classified.enterprises)  # hashed once, looked up per piece
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None
             for number, checked in enumerate(ahead(_checked(opts, cache.pieces(), check))):
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{checked.rows} lines")
-                month = _price_piece(opts, checked, classified, components, pricer, index)
+                month = _price_piece(opts, checked, classified, components, pricer, index,
+                                     places)
                 surcharges = surcharge_table(month, ordered=False)  # the buckets sort
                 tally.count(month)
                 if kept is not None:
@@ -238,12 +269,12 @@ def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
 
 def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
                  components: list[InForce], pricer: ClusterPricer | None,
-                 index: ClassificationIndex | None) -> MonthResult:
+                 index: ClassificationIndex | None, places: TextIndex) -> MonthResult:
     lines = checked.clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer, index)
     rejects = all_rejects(checked.rejects, lines, priced)
     return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
-                       classified.enterprises)
+                       classified.enterprises, places=places)
 
 
 def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
@@ -275,7 +306,7 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
         rows = 0
         for raw, keys in ahead(_parsed(reader, Path(path), order)):
             check.add(first_row, keys)
-            cache.add(_Piece(raw, first_row, keys))
+            cache.add(_Piece(raw, first_row, keys), Path(path).name, order)
             first_row += raw.num_rows
             rows += raw.num_rows
         inputs.append((Path(path), reader.sha256, rows))
@@ -303,24 +334,34 @@ def _parsed(reader: PieceReader, path: Path, order: int) -> Iterator[tuple[pa.Ta
 
 class _LineCache:
     """The parsed lines of each piece and their keys, kept on disk between the two passes
-    (Arrow IPC, read back memory-mapped): the CSV is parsed and the keys found once."""
+    (Arrow IPC, read back memory-mapped): the CSV is parsed and the keys found once.
+
+    What the stored text gives back in a few milliseconds is not stored: the file name and
+    order (one per piece), the trimmed account and enterprise ids; utilities and months are
+    stored as codes. A piece then takes about half the bytes of its lines and keys."""
 
     def __init__(self, spill: Path) -> None:
         self.spill = spill
         self.starts: list[int] = []
+        self._files: list[tuple[str, int]] = []  # per piece: its file's name and order
 
-    def add(self, piece: _Piece) -> None:
+    def add(self, piece: _Piece, name: str, order: int) -> None:
         keys = piece.keys
-        assert keys is not None
-        table = piece.lines
-        for name, column in (("utility", keys.utility), ("account_id", keys.account_id),
-                             ("month", keys.month), ("enterprise_id", keys.enterprise_id),
-                             ("enterprise_ok", pa.array(keys.enterprise_ok))):
-            table = table.append_column(f"key_{name}", column)
+        assert keys is not None and keys.utility_codes is not None
+        assert keys.month_codes is not None and keys.month_values is not None
+        month = pa.DictionaryArray.from_arrays(
+            pa.array(keys.month_codes, type=pa.int32(), mask=keys.month_codes < 0),
+            keys.month_values)
+        table = piece.lines.drop_columns(["source", "file_order"])
+        for column_name, column in (
+                ("key_utility", pa.array(keys.utility_codes, type=pa.int8())),
+                ("key_month", month), ("key_enterprise_ok", pa.array(keys.enterprise_ok))):
+            table = table.append_column(column_name, column)
         path = self.spill / f"lines-{len(self.starts):05d}.arrow"
         with pa.ipc.new_file(path, table.schema) as writer:
             writer.write_table(table)
         self.starts.append(piece.first_row)
+        self._files.append((name, order))
 
     def _read(self, number: int, columns: list[str] | None = None) -> pa.Table:
         path = self.spill / f"lines-{number:05d}.arrow"
@@ -331,8 +372,10 @@ class _LineCache:
     def pieces(self) -> Iterator[_Piece]:
         for number, first_row in enumerate(self.starts):
             table = self._read(number)
-            keys = _keys_of(table)
-            lines = table.drop_columns([f"key_{name}" for name in _KEY_FIELDS])
+            keys = _keys_of(_key_table(table))
+            name, order = self._files[number]
+            lines = pa.table({**file_columns(name, order, table.num_rows),
+                              **{column: table[column] for column in _LINE_COLUMNS}})
             del table
             yield _Piece(lines, first_row, keys)
             (self.spill / f"lines-{number:05d}.arrow").unlink()
@@ -345,19 +388,38 @@ class _LineCache:
         for number, high in enumerate(bounds):
             if high > low:
                 local = rows[low:high] - self.starts[number]
-                tables.append(self._read(number, [f"key_{name}" for name in _KEY_FIELDS])
-                              .take(pa.array(local)))
+                tables.append(_key_table(self._read(number, _STORED_KEYS)
+                                         .take(pa.array(local))))
             low = high
         return _keys_of(pa.concat_tables(tables).combine_chunks())
 
 
-_KEY_FIELDS = ("utility", "account_id", "month", "enterprise_id", "enterprise_ok")
+_LINE_COLUMNS = ["line", *(f"raw_{name}" for name in COLUMNS)]
+_STORED_KEYS = ["raw_account_id", "raw_enterprise_id", "key_utility", "key_month",
+                "key_enterprise_ok"]
+
+
+def _key_table(table: pa.Table) -> pa.Table:
+    """The key fields of stored lines (``_STORED_KEYS``) as text, as :func:`line_keys`
+    found them."""
+    def one(name: str) -> pa.Array:
+        column = table[name]
+        return column.chunk(0) if column.num_chunks else pa.array([], column.type)
+
+    codes = one("key_utility").to_numpy(zero_copy_only=False).astype(np.int64)
+    month = one("key_month")
+    return pa.table({"utility": utility_text(codes),
+                     "account_id": account_key(one("raw_account_id")),
+                     "month": month.dictionary_decode() if len(month)
+                     else pa.array([], pa.string()),
+                     "enterprise_id": enterprise_key(one("raw_enterprise_id")),
+                     "enterprise_ok": one("key_enterprise_ok")})
 
 
 def _keys_of(table: pa.Table) -> Keys:
-    """The :class:`Keys` of a table with the ``key_*`` columns :class:`_LineCache` keeps."""
-    column = {name: table[f"key_{name}"].chunk(0) if table[f"key_{name}"].num_chunks else
-              pa.array([], table.schema.field(f"key_{name}").type) for name in _KEY_FIELDS}
+    """The :class:`Keys` of a table of :func:`_key_table`."""
+    column = {name: table[name].chunk(0) if table[name].num_chunks else
+              pa.array([], table.schema.field(name).type) for name in table.column_names}
     return Keys(column["utility"], column["account_id"], column["month"],
                 column["enterprise_id"], column["enterprise_ok"].to_numpy(zero_copy_only=False),
                 None)

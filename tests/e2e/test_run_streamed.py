@@ -53,6 +53,17 @@ def test_golden_run_in_pieces_is_byte_identical(in_memory: Path, tmp_path: Path,
     assert manifest["counts"]["billing_rows"] == 24
 
 
+@pytest.mark.parametrize("pending", [1, 3])
+def test_summary_parts_summed_every_few_pieces(in_memory: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              pending: int) -> None:
+    """Summary parts wait and are summed when they outgrow the sums (after every piece or
+    every few): the summary is the in-memory run's either way."""
+    monkeypatch.setattr("pricing.billing.stream.PENDING_PARTS", pending)
+    assert run(tmp_path / "run", "--chunk-lines", "2").exit_code == 0
+    assert same_files(in_memory, tmp_path / "run") == []
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
 def test_output_encodings_in_pieces(tmp_path: Path, encoding: str) -> None:
     whole = run(tmp_path / "whole", "--encoding", encoding)
@@ -122,6 +133,44 @@ def test_random_extracts_in_pieces_equal_in_memory(tmp_path: Path, lines: list[d
     tag = len(list(tmp_path.iterdir()))
     billing = tmp_path / f"x{tag}.csv"
     billing.write_text(extract_text(lines), encoding="utf-8")
+    outs = []
+    for label, chunk_lines in (("whole", 2_000_000), ("pieces", chunk)):
+        out = tmp_path / f"{label}{tag}"
+        run_month(RunOptions(period="2025-03", register=GOLDEN / "register.csv",
+                             billing=[billing], catalog=CATALOG,
+                             overrides=GOLDEN / "overrides.csv", max_reject_rate=1.0,
+                             chunk_lines=chunk_lines), out)
+        outs.append(out)
+    assert same_files(*outs) == []
+
+
+pad = st.sampled_from(["", "", " ", "\t", "\u3000"])
+messy = st.tuples(line, pad, pad, st.sampled_from(["", "电", "水", " Water", "ELECTRICITY "]),
+                  st.booleans())
+
+
+def messy_text(items: list[tuple[dict, str, str, str, bool]]) -> str:
+    """Key fields as utilities write them: padded ids, utility aliases, empty accounts."""
+    rows = extract_text([item for item, *_ in items]).splitlines()
+    for number, (_, before, after, utility, empty) in enumerate(items, start=1):
+        fields = rows[number].split(",")
+        fields[0] = utility or fields[0]
+        fields[1] = "" if empty else f"{before}{fields[1]}{after}"
+        fields[2] = f"{after}{fields[2]}{before}"
+        rows[number] = ",".join(fields)
+    return "\n".join(rows) + "\n"
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(messy, min_size=1, max_size=40), st.integers(1, 12))
+def test_padded_and_aliased_keys_in_pieces_equal_in_memory(
+        tmp_path: Path, items: list[tuple[dict, str, str, str, bool]], chunk: int) -> None:
+    """The keys a streamed run stores between its passes, and gives back from the raw text,
+    are the keys an in-memory run finds: trimmed ids, utility aliases, empty accounts."""
+    tag = len(list(tmp_path.iterdir()))
+    billing = tmp_path / f"m{tag}.csv"
+    billing.write_text(messy_text(items), encoding="utf-8")
     outs = []
     for label, chunk_lines in (("whole", 2_000_000), ("pieces", chunk)):
         out = tmp_path / f"{label}{tag}"
