@@ -417,6 +417,20 @@ def summary_parts(surcharges: pd.DataFrame) -> pd.DataFrame:
     return parts
 
 
+def sum_parts(parts: pd.DataFrame) -> pd.DataFrame:
+    """Parts of several pieces summed per group and enterprise (:func:`summary_parts`'s
+    rows, in no particular order): grouped on integer codes like the parts themselves, the
+    district following the enterprise, several times faster than a groupby on five texts."""
+    if parts.empty:
+        return parts.reset_index(drop=True)
+    group = _group_codes(parts[["utility", "rulebook", "class", "enterprise_id"]])
+    groups = int(group.max()) + 1
+    summed = _first_of_each(parts[PART_COLUMNS[:5]], group, groups)
+    for name in PART_COLUMNS[5:]:
+        summed[name] = _sum_per_group(group, parts[name].to_numpy(dtype=np.int64), groups)
+    return summed
+
+
 def summary_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
     """The rows of summary.csv from the parts of every piece, sorted by the group keys."""
     if parts.empty:

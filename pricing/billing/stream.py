@@ -55,6 +55,7 @@ from pricing.billing.batch import (
     price_clean,
     raise_reject_rate,
     reject_rate_exceeded,
+    sum_parts,
     summary_from_parts,
     summary_parts,
     surcharge_order,
@@ -88,7 +89,6 @@ if TYPE_CHECKING:
     from pricing.billing.distributed import ClusterPricer
 
 KEY_COLUMNS = ("utility", "account_id", "enterprise_id", "period")
-PART_KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 _ACCOUNT = ["period", "utility", "account_id"]
 _COMPONENT = ["component_id", "band", "_order"]  # the order last
 
@@ -162,9 +162,8 @@ class _Tally:
     def _regroup(self) -> None:
         frames = [*([] if self._summed is None else [self._summed]), *self._pending]
         self._pending = []
-        self._summed = frames[0] if len(frames) == 1 else pd.concat(
-            frames, ignore_index=True).groupby(PART_KEYS, sort=False, dropna=False
-                                               ).sum().reset_index()
+        self._summed = frames[0] if len(frames) == 1 else sum_parts(
+            pd.concat(frames, ignore_index=True))
 
 
 PENDING_PARTS = 250_000  # summary part rows that may wait to be summed
