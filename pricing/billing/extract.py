@@ -126,7 +126,7 @@ def file_columns(name: str, order: int, rows: int) -> dict[str, pa.Array]:
             "file_order": pa.array(np.full(rows, order, dtype=np.int64))}
 
 
-def _trimmed(text: pa.Array) -> pa.Array:
+def stripped(text: pa.Array) -> pa.Array:
     """``str.strip()``: skipped when the characters hold no ASCII whitespace and no non-ASCII
     byte (where Unicode spaces such as U+3000 would be), as in ids and numbers."""
     data = text.buffers()[2]
@@ -287,13 +287,13 @@ def line_keys(utility: pa.Array, account_id: pa.Array, enterprise_id: pa.Array,
               period: pa.Array) -> Keys:
     """Normalize the key fields of raw text columns."""
     names = pa.array(list(UTILITY_VALUES), type=pa.string())
-    found = pc.index_in(pc.utf8_lower(_trimmed(utility)), value_set=names)
+    found = pc.index_in(pc.utf8_lower(stripped(utility)), value_set=names)
     at = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     utility_codes = np.array([UTILITY_NAMES.index(value) for value in UTILITY_VALUES.values()]
                              + [-1], dtype=np.int64)[at]
     enterprise = enterprise_key(enterprise_id)
     enterprise_ok, enterprise_codes = _valid_ids(enterprise)
-    month, month_codes, month_values = _normal_period(_trimmed(period))
+    month, month_codes, month_values = _normal_period(stripped(period))
     return Keys(utility_text(utility_codes), account_key(account_id), month, enterprise,
                 enterprise_ok, enterprise_codes, utility_codes, month_codes, month_values)
 
@@ -306,13 +306,13 @@ def utility_text(codes: np.ndarray) -> pa.Array:
 
 def account_key(account_id: pa.Array) -> pa.Array:
     """The account ids trimmed, null when empty."""
-    account = _trimmed(account_id)
+    account = stripped(account_id)
     return pc.if_else(pc.equal(account, ""), pa.scalar(None, pa.string()), account)
 
 
 def enterprise_key(enterprise_id: pa.Array) -> pa.Array:
     """The enterprise ids trimmed."""
-    return _trimmed(enterprise_id)
+    return stripped(enterprise_id)
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def repeated(hashes: np.ndarray) -> np.ndarray:
 def _parse_numbers(raw_text: dict[str, pa.Array]
                    ) -> tuple[dict[str, pa.Array], dict[str, tuple]]:
     """The number columns trimmed, and parsed to scaled integers (``parse_scaled_arrow``)."""
-    text = {name: _trimmed(raw_text[name]) for name, _ in _NUMBERS}
+    text = {name: stripped(raw_text[name]) for name, _ in _NUMBERS}
     return text, {name: parse_scaled_arrow(text[name], scale) for name, scale in _NUMBERS}
 
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from pricing.billing.creditcode import valid_credit_code
 from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
+from pricing.billing.extract import stripped
 from pricing.errors import DiffpriceError, ErrorList, InputError
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ def _errors_at(csv_text: CsvTable, where: pd.Series, column: str, message: str,
 
 def _cells(column: pa.ChunkedArray) -> pd.Series:
     """Stripped text, empty cells missing (SPEC: an empty cell is a missing value)."""
-    stripped = pc.utf8_trim_whitespace(column.combine_chunks())
-    text = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    text = stripped(column.combine_chunks())
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     return pd.Series(pd.arrays.ArrowStringArray(text))
 
 
