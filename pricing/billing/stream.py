@@ -278,13 +278,20 @@ def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
 
 def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
                   classified: Classified, tally: _Tally) -> list[dict]:
-    """surcharges.csv bucket by bucket, then classification.csv and summary.csv."""
-    writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
-    for rows in buckets.sorted_rows():
-        writer.write_rows(rows)
+    """surcharges.csv bucket by bucket; classification.csv and summary.csv (a province's
+    are a million rows) are written meanwhile by another thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        others = pool.submit(_write_policy_outputs, run_dir, encoding, classified, tally)
+        writer = CsvWriter(run_dir.path("surcharges.csv"), SURCHARGE_COLUMNS, encoding)
+        for rows in buckets.sorted_rows():
+            writer.write_rows(rows)
+        sha, rows = writer.close()
+        return [{"name": "surcharges.csv", "sha256": sha, "rows": rows}, *others.result()]
+
+
+def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Classified,
+                          tally: _Tally) -> list[dict]:
     outputs = []
-    sha, rows = writer.close()
-    outputs.append({"name": "surcharges.csv", "sha256": sha, "rows": rows})
     for name, frame in (("classification.csv", classified.classification.table),
                         ("summary.csv", summary_from_parts(
                             tally.parts if tally.parts is not None
