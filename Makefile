@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --enterprises 1000000 --lines 5000000 --skip-rete
 	$(BIN)/python benchmarks/stream_bench.py
 
 # Headless Chromium and a CJK font for the report's browser test (Debian packages, root).
