@@ -52,19 +52,43 @@ def account_hash(utility: pa.Array, accounts: pa.Array) -> np.ndarray:
     offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
         accounts.offset : accounts.offset + len(accounts) + 1]
     data = accounts.buffers()[2]
-    raw = np.append(np.frombuffer(data, dtype=np.uint8) if data is not None else
-                    np.zeros(0, dtype=np.uint8), np.uint8(0))  # a zero past the end
-    past = len(raw) - 1
+    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
     lengths = ends - starts
-    edges = np.empty((16, len(starts)), dtype=np.uint8)  # the first 8 bytes, the last 8
+    first, last = _edges_of_one_width(text, offsets) if len(lengths) and lengths[0] > 0 and \
+        bool((lengths == lengths[0]).all()) else _edges(text, starts, ends, lengths)
+    mixed = (last ^ lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             ^ (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+    return _mix(_mix(mixed) ^ first)
+
+
+def _edges(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Each id's first eight bytes and its last eight, last byte first, as little-endian
+    words (zero bytes past a short id's end), gathered byte by byte."""
+    raw = np.append(text, np.uint8(0))  # a zero past the end
+    past = len(raw) - 1
+    edges = np.empty((16, len(starts)), dtype=np.uint8)
     for k in range(8):
         np.take(raw, np.where(lengths > k, starts + k, past), out=edges[k])
         np.take(raw, np.where(lengths > k, ends - 1 - k, past), out=edges[8 + k])
     first, last = np.ascontiguousarray(edges.T).view(np.uint64).T
-    mixed = (last ^ lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-             ^ (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
-    return _mix(_mix(mixed) ^ first)
+    return first, last
+
+
+def _edges_of_one_width(text: np.ndarray, offsets: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_edges` of ids all one width (an account numbering scheme's), read as a
+    matrix straight from the buffer: a few copies instead of sixteen gathers."""
+    rows = len(offsets) - 1
+    width = int(offsets[1] - offsets[0])
+    matrix = text[offsets[0] : offsets[0] + rows * width].reshape(rows, width)
+    edges = np.zeros((rows, 16), dtype=np.uint8)
+    kept = min(8, width)
+    edges[:, :kept] = matrix[:, :kept]
+    edges[:, 8 : 8 + kept] = matrix[:, ::-1][:, :kept]
+    first, last = edges.view(np.uint64).T
+    return first, last
 
 
 def _mix(value: np.ndarray) -> np.ndarray:

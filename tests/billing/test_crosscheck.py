@@ -117,3 +117,19 @@ def test_ids_that_differ_only_far_from_their_end_hash_apart() -> None:
     utility = pa.array(["electricity", "water"] * (len(ids) // 2), pa.string())
     hashes = account_hash(utility, pa.array(ids, pa.string()))
     assert len(np.unique(hashes)) == len(set(zip(utility.to_pylist(), ids, strict=True)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 30).flatmap(lambda width: st.lists(
+    st.text("0123456789AB甲", min_size=width, max_size=width).filter(
+        lambda text: len(text.encode()) == width), min_size=1, max_size=30)),
+    st.lists(st.sampled_from(["electricity", "water", None]), min_size=30, max_size=30))
+def test_ids_of_one_width_hash_as_ids_of_many(ids: list[str], utilities: list[str | None]
+                                              ) -> None:
+    """Ids all one byte width are read as a matrix: the same hashes as the byte-by-byte
+    gathers that ids of mixed widths take (one longer id sends them there)."""
+    utility = pa.array(utilities[: len(ids)], pa.string())
+    alone = account_hash(utility, pa.array(ids, pa.string()))
+    mixed = account_hash(pa.array([*utilities[: len(ids)], "water"], pa.string()),
+                         pa.array([*ids, ids[0] + "X"], pa.string()))
+    assert alone.tolist() == mixed[:-1].tolist()
