@@ -169,3 +169,23 @@ def test_credit_codes_on_arrow_text_match_a_plain_check(values: list[str | None]
 
     text = pa.array(["skipped"] * skip + values, pa.string()).slice(skip)  # an offset array
     assert valid_codes(text).tolist() == [plain(value) for value in values]
+
+
+_EIGHTEEN_BYTES = st.one_of(
+    st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17).map(
+        lambda first17: first17 + check_char(first17)),
+    st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXYIOZa ", min_size=18, max_size=18),
+    st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=15, max_size=15).map(
+        lambda first15: first15 + "统"))  # 18 bytes, 16 characters
+
+
+@given(st.lists(_EIGHTEEN_BYTES, min_size=1, max_size=30), st.integers(0, 3))
+def test_credit_codes_all_eighteen_bytes_match_a_plain_check(values: list[str],
+                                                             skip: int) -> None:
+    """Ids all 18 bytes long are checked on a byte matrix: the same answers."""
+    def plain(value: str) -> bool:
+        return (len(value) == 18 and all(c in "0123456789ABCDEFGHJKLMNPQRTUWXY" for c in value)
+                and check_char(value[:17]) == value[17])
+
+    text = pa.array(["x" * 18] * skip + values, pa.string()).slice(skip)
+    assert valid_codes(text).tolist() == [plain(value) for value in values]
