@@ -73,6 +73,12 @@ def valid_codes(text: pa.Array) -> np.ndarray:
     return result
 
 
+def all_eighteen_bytes(text: pa.Array) -> bool:
+    """Whether every text is 18 bytes long, none missing (the fast case of
+    :func:`valid_codes`)."""
+    return _byte_matrix(text) is not None
+
+
 def _byte_matrix(text: pa.Array) -> np.ndarray | None:
     """The ids' bytes as an (n, 18) matrix straight from Arrow's buffer when every id is 18
     bytes long (none missing), else None."""

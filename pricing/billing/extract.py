@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.creditcode import valid_codes
+from pricing.billing.creditcode import all_eighteen_bytes, valid_codes
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.money import parse_scaled_arrow
 from pricing.errors import InputError
@@ -231,9 +231,13 @@ def dictionary_codes(array: pa.Array) -> np.ndarray:
     return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _valid_ids(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Credit-code check of each distinct id once (an extract repeats every id many times),
-    and the id codes."""
+def _valid_ids(text: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """Credit-code check of the ids, and their codes when made. Ids all 18 bytes long are
+    checked straight on their bytes, cheaper than hashing them, and get no codes
+    (:meth:`CrossFaults.of` hashes the few it needs); others are checked once per distinct id
+    (an extract repeats every id many times)."""
+    if all_eighteen_bytes(text):
+        return valid_codes(text), None
     encoded = pc.dictionary_encode(text)
     valid = valid_codes(encoded.dictionary)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
