@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricing.billing.extract import UTILITY_VALUES, CrossFaults, Keys, repeated
+from pricing.billing.hashing import id_hash
 from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
@@ -36,69 +37,17 @@ def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:
 
 
 def account_hash(utility: pa.Array, accounts: pa.Array) -> np.ndarray:
-    """A 64-bit hash per account ``(utility, account_id)`` (missing parts hash as empty),
-    from the utility, the id's length and its first and last eight bytes.
+    """A 64-bit hash per account ``(utility, account_id)`` (missing parts hash as empty):
+    :func:`id_hash` of the id, salted with the utility.
 
     Only determinism matters for correctness (the same account, the same hash, in every
     piece); the cross-check is exact whatever collides, but each collision costs a text
-    comparison. Ids of up to sixteen bytes are hashed whole, and longer ones differ in their
-    first or last bytes in practice (a district prefix, a serial, a suffix per meter);
-    reading a fixed number of bytes per id costs the same however long the ids are. The
-    utility is mixed in because one id often names both an electricity and a water account.
+    comparison. The utility is mixed in because one id often names both an electricity and
+    a water account.
     """
     utility_code = pc.fill_null(pc.index_in(utility, value_set=_UTILITIES), -1).to_numpy(
         zero_copy_only=False).astype(np.int64)
-    accounts = pc.fill_null(accounts, "").cast(pa.large_string())
-    offsets = np.frombuffer(accounts.buffers()[1], dtype=np.int64)[
-        accounts.offset : accounts.offset + len(accounts) + 1]
-    data = accounts.buffers()[2]
-    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    starts, ends = offsets[:-1], offsets[1:]
-    lengths = ends - starts
-    first, last = _edges_of_one_width(text, offsets) if len(lengths) and lengths[0] > 0 and \
-        bool((lengths == lengths[0]).all()) else _edges(text, starts, ends, lengths)
-    mixed = (last ^ lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-             ^ (utility_code + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
-    return _mix(_mix(mixed) ^ first)
-
-
-def _edges(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """Each id's first eight bytes and its last eight, last byte first, as little-endian
-    words (zero bytes past a short id's end), gathered byte by byte."""
-    raw = np.append(text, np.uint8(0))  # a zero past the end
-    past = len(raw) - 1
-    edges = np.empty((16, len(starts)), dtype=np.uint8)
-    for k in range(8):
-        np.take(raw, np.where(lengths > k, starts + k, past), out=edges[k])
-        np.take(raw, np.where(lengths > k, ends - 1 - k, past), out=edges[8 + k])
-    first, last = np.ascontiguousarray(edges.T).view(np.uint64).T
-    return first, last
-
-
-def _edges_of_one_width(text: np.ndarray, offsets: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_edges` of ids all one width (an account numbering scheme's), read as a
-    matrix straight from the buffer: a few copies instead of sixteen gathers."""
-    rows = len(offsets) - 1
-    width = int(offsets[1] - offsets[0])
-    matrix = text[offsets[0] : offsets[0] + rows * width].reshape(rows, width)
-    edges = np.zeros((rows, 16), dtype=np.uint8)
-    kept = min(8, width)
-    edges[:, :kept] = matrix[:, :kept]
-    edges[:, 8 : 8 + kept] = matrix[:, ::-1][:, :kept]
-    first, last = edges.view(np.uint64).T
-    return first, last
-
-
-def _mix(value: np.ndarray) -> np.ndarray:
-    """SplitMix64's finalizer (every input bit reaches every output bit), in place."""
-    value ^= value >> np.uint64(30)
-    value *= np.uint64(0xBF58476D1CE4E5B9)
-    value ^= value >> np.uint64(27)
-    value *= np.uint64(0x94D049BB133111EB)
-    value ^= value >> np.uint64(31)
-    return value
+    return id_hash(accounts, utility_code)
 
 
 KeysAt = Callable[[np.ndarray], Keys]  # the key fields of some run rows (ascending)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from pricing.billing.creditcode import all_eighteen_bytes, valid_codes
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
+from pricing.billing.hashing import id_hash
 from pricing.billing.money import parse_scaled_arrow
 from pricing.errors import InputError
 
@@ -349,14 +350,19 @@ class CrossFaults:
             return known if known is not None else dictionary_codes(text)
 
         utility = codes(keys.utility_codes, keys.utility)
-        account = _key_codes(utility, dictionary_codes(keys.account_id))
-        shared = np.flatnonzero(_count_per_key(account) > 1)
+        # Lines whose account hash is unique cannot share an account: the text of the
+        # others only is hashed into exact codes (all the lines of a repeated account).
+        maybe = np.flatnonzero(has_account & repeated(id_hash(keys.account_id, utility)))
+        account = _key_codes(utility[maybe], dictionary_codes(
+            keys.account_id.take(pa.array(maybe, type=pa.int64()))))
+        found = np.flatnonzero(_count_per_key(account) > 1)
+        shared, account = maybe[found], account[found]
         if len(shared):
             month = codes(keys.month_codes, keys.month)[shared]
-            lines_per_key[shared] = _count_per_key(_key_codes(account[shared], month))
+            lines_per_key[shared] = _count_per_key(_key_codes(account, month))
             enterprise = (keys.enterprise_codes[shared] if keys.enterprise_codes is not None
                           else dictionary_codes(keys.enterprise_id.take(pa.array(shared))))
-            owners[shared] = _owners_per_account(account[shared], enterprise, owner_ok[shared])
+            owners[shared] = _owners_per_account(account, enterprise, owner_ok[shared])
         return cls(lines_per_key, owners)
 
 

@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pricing.billing import crosscheck
+from pricing.billing import crosscheck, extract
 from pricing.billing.crosscheck import CrossCheck, account_hash, partition_of
 from pricing.billing.extract import CrossFaults, Keys, line_keys
+from pricing.billing.hashing import _edges, id_hash
 
 ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", "x\x00y", None])
 
@@ -84,17 +85,26 @@ def test_streamed_counts_equal_whole_counts(tmp_path: Path, lines: list[tuple],
     assert np.array_equal(found.owners[flagged], whole.owners[flagged])
 
 
+ID_HASHES = {"real": id_hash,
+             "length": lambda ids, salt: pc.utf8_length(pc.fill_null(ids, "")).to_numpy(
+                 zero_copy_only=False).astype(np.uint64),
+             "constant": lambda ids, salt: np.full(len(ids), 7, dtype=np.uint64)}
+
+
 @settings(max_examples=300)
-@given(st.lists(line, max_size=40), st.booleans())
-def test_cross_faults_equal_a_plain_count(lines: list[tuple], known_codes: bool) -> None:
+@given(st.lists(line, max_size=40), st.booleans(), st.sampled_from(sorted(ID_HASHES)))
+def test_cross_faults_equal_a_plain_count(lines: list[tuple], known_codes: bool,
+                                          hashing: str) -> None:
     """Per line: lines sharing its (utility, account, month), 0 when one is missing; distinct
-    valid enterprise ids its (utility, account) is seen with, 0 unless its own is usable."""
+    valid enterprise ids its (utility, account) is seen with, 0 unless its own is usable.
+    Exact whatever the account hash that picks the lines counted on their text."""
     columns = [pa.array([row[i] or "" for row in lines], pa.string()) for i in range(4)]
     keys = line_keys(*columns)
     if not known_codes:  # as a streamed partition gives them: codes found from the text
         keys = Keys(keys.utility, keys.account_id, keys.month, keys.enterprise_id,
                     keys.enterprise_ok, None)
-    found = CrossFaults.of(keys)
+    with patch.object(extract, "id_hash", ID_HASHES[hashing]):
+        found = CrossFaults.of(keys)
     utility, account, month, enterprise = (keys.utility.to_pylist(), keys.account_id.to_pylist(),
                                            keys.month.to_pylist(),
                                            keys.enterprise_id.to_pylist())
@@ -133,3 +143,23 @@ def test_ids_of_one_width_hash_as_ids_of_many(ids: list[str], utilities: list[st
     mixed = account_hash(pa.array([*utilities[: len(ids)], "water"], pa.string()),
                          pa.array([*ids, ids[0] + "X"], pa.string()))
     assert alone.tolist() == mixed[:-1].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=20)), min_size=1, max_size=30),
+       st.integers(0, 3))
+def test_id_edges_are_the_first_and_last_eight_bytes(ids: list[str | None], skip: int
+                                                    ) -> None:
+    """The two words an id hashes from, against Python's bytes (short, empty, multi-byte
+    ids, on an offset array)."""
+    array = pc.fill_null(pa.array(["pad"] * skip + ids, pa.string()).slice(skip), "").cast(
+        pa.large_string())
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    first, last = _edges(text, offsets[:-1], offsets[1:], np.diff(offsets))
+    for i, value in enumerate(ids):
+        raw = (value or "").encode()
+        assert int(first[i]) == int.from_bytes(raw[:8].ljust(8, b"\0"), "little")
+        assert int(last[i]) == int.from_bytes(raw[::-1][:8].ljust(8, b"\0"), "little")
