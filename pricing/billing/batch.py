@@ -374,10 +374,11 @@ def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
 
 
 def _per_distinct(values: np.ndarray, text: Callable[[np.ndarray], pd.Series]) -> pd.Series:
-    """``text(values)`` computed once per distinct value (rates, prorations repeat a lot)."""
-    distinct, at = np.unique(values, return_inverse=True)
-    formatted = _arrow_text(text(distinct).reset_index(drop=True))
-    return _series(pc.take(formatted, at.reshape(-1)))
+    """``text(values)`` computed once per distinct value (rates, prorations repeat a lot);
+    the distinct values found by hashing, not sorting."""
+    at, distinct = pd.factorize(values)
+    formatted = _arrow_text(text(np.asarray(distinct)).reset_index(drop=True))
+    return _series(pc.take(formatted, at))
 
 
 SUMMARY_KEYS = ["utility", "district", "rulebook", "class"]
