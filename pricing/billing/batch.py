@@ -187,7 +187,8 @@ def run_month(opts: RunOptions, out: Path) -> dict:
     """
     from pricing.billing.stream import needs_streaming, run_streamed
 
-    scans = needs_streaming(opts.billing, opts.chunk_lines, opts.input_encoding)
+    scans = needs_streaming(opts.billing, opts.chunk_lines, opts.input_encoding,
+                            opts.prefetched)
     if scans is not None:
         return run_streamed(opts, out, scans)
     month = compute_month(opts)

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pricing.billing.chunks import FileScan, scan_file
 from pricing.billing.encoding import CsvTable, read_csv_table
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class Prefetch:
         self._paths = [Path(path) for path in paths]
         self._futures: dict[str, Future[CsvTable]] = (
             {str(path): Future() for path in paths} if extracts else {})
+        # extracts too long to hold are only scanned here (lines, encoding): what a streamed
+        # run asks first (:func:`pricing.billing.stream.needs_streaming`)
+        self._scans: dict[str, Future[FileScan]] = (
+            {} if extracts else {str(path): Future() for path in paths})
         self.reads_extracts = extracts
         self._register: tuple[str, Future[CsvTable]] | None = (
             None if register is None else (str(register), Future()))
@@ -68,6 +73,12 @@ class Prefetch:
         threading.Thread(target=self._run, args=(pending,), name="prefetch", daemon=True).start()
 
     def _run(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
+        for source, scanning in list(self._scans.items()):
+            if scanning.set_running_or_notify_cancel():
+                try:
+                    scanning.set_result(scan_file(Path(source), source, self._encoding))
+                except BaseException as error:  # raised where the batch scans the file
+                    scanning.set_exception(error)
         for source, future in pending:
             if not future.set_running_or_notify_cancel():
                 continue
@@ -109,6 +120,11 @@ class Prefetch:
     def take(self, path: Path) -> CsvTable | None:
         """The table of ``path`` (once: the reference is dropped), or None if not read here."""
         future = self._futures.pop(str(path), None)
+        return None if future is None else future.result()
+
+    def scan(self, path: Path) -> FileScan | None:
+        """The scan of ``path`` (once), or None if it is not scanned here."""
+        future = self._scans.pop(str(path), None)
         return None if future is None else future.result()
 
     def take_register(self, path: Path) -> CsvTable | None:

@@ -80,7 +80,7 @@ from pricing.billing.extract import (
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
-from pricing.billing.prefetch import unscanned
+from pricing.billing.prefetch import Prefetch, unscanned
 from pricing.billing.price import ClassificationIndex
 from pricing.billing.spill import Spill
 from pricing.billing.textindex import TextIndex
@@ -93,8 +93,8 @@ _ACCOUNT = ["period", "utility", "account_id"]
 _COMPONENT = ["component_id", "band", "_order"]  # the order last
 
 
-def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
-                    ) -> list[FileScan] | None:
+def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None,
+                    prefetched: Prefetch | None = None) -> list[FileScan] | None:
     """The scans of the extracts when they hold more lines than one piece, else None.
 
     Files of at most ``BYTES_PER_LINE`` bytes a line in all are not read for this
@@ -110,7 +110,8 @@ def needs_streaming(paths: list[Path], chunk_lines: int, encoding: str | None
             return None
     except OSError:
         return None  # the in-memory reader reports the file it cannot read
-    scans = [scan_file(Path(path), str(path), encoding) for path in paths]
+    scans = [(prefetched.scan(Path(path)) if prefetched is not None else None)
+             or scan_file(Path(path), str(path), encoding) for path in paths]
     leeway = chunk_lines // 20  # blank lines, a stray trailing newline: not worth a stream
     if sum(scan.newlines for scan in scans) <= chunk_lines + leeway + len(paths):
         return None

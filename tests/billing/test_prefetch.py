@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from pricing.billing.chunks import scan_file
 from pricing.billing.encoding import read_csv_table
 from pricing.billing.extract import read_extracts
 from pricing.billing.prefetch import (
@@ -21,6 +22,7 @@ from pricing.billing.prefetch import (
     prefetch,
 )
 from pricing.billing.register import read_register
+from pricing.billing.stream import needs_streaming
 from pricing.errors import ErrorList, InputError
 
 GOLDEN = Path(__file__).parents[1] / "e2e" / "golden"
@@ -153,3 +155,20 @@ def test_register_errors_come_first_in_a_streamed_run_too(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, [*arguments, "--register", str(GOLDEN / "register.csv"),
                                        "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and "extract.csv" in result.output  # then the extract's
+
+
+def test_extracts_too_long_to_hold_are_scanned_early(tmp_path: Path) -> None:
+    """A streamed run's extracts are scanned (lines, encoding) by the reading thread: the
+    same scans as the batch makes, handed over once; an unreadable file raises there."""
+    gb = tmp_path / "gb.csv"
+    gb.write_bytes((GOLDEN / "billing.csv").read_text(encoding="utf-8").replace(
+        "electricity", "电").encode("gb18030"))
+    paths = [GOLDEN / "billing.csv", gb]
+    early = Prefetch(paths, None, register=GOLDEN / "register.csv", extracts=False)
+    assert needs_streaming(paths, 2, None, early) == [scan_file(p, str(p)) for p in paths]
+    assert [scan.encoding for scan in needs_streaming(paths, 2, None)] == ["utf-8", "gb18030"]
+    assert early.scan(paths[0]) is None  # handed over once
+    missing = tmp_path / "missing.csv"
+    early = Prefetch([missing], None, extracts=False)
+    with pytest.raises(InputError, match="missing.csv: cannot read the file"):
+        early.scan(missing)
