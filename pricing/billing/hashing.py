@@ -31,7 +31,7 @@ def id_hash(ids: pa.Array, salt: np.ndarray) -> np.ndarray:
         bool((lengths == lengths[0]).all()) else _edges(text, starts, ends, lengths)
     mixed = (last ^ lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
              ^ (salt + 2).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93))
-    return _mix(_mix(mixed) ^ first)
+    return mix(mix(mixed) ^ first)
 
 
 def _edges(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, lengths: np.ndarray
@@ -64,7 +64,7 @@ def _edges_of_one_width(text: np.ndarray, offsets: np.ndarray
     return first, last
 
 
-def _mix(value: np.ndarray) -> np.ndarray:
+def mix(value: np.ndarray) -> np.ndarray:
     """SplitMix64's finalizer (every input bit reaches every output bit), in place."""
     value ^= value >> np.uint64(30)
     value *= np.uint64(0xBF58476D1CE4E5B9)

@@ -22,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pricing.billing.hashing import mix
+
 MAX_WIDTH = 32
 _PHI = np.uint64(0x9E3779B97F4A7C15)
 
@@ -138,13 +140,5 @@ def _hash(words: np.ndarray) -> np.ndarray:
     """A 64-bit hash per row of words (SplitMix64's finalizer after each word)."""
     value = np.full(len(words), _PHI, dtype=np.uint64)
     for column in range(words.shape[1]):
-        value = _mix(value ^ words[:, column])
+        value = mix(value ^ words[:, column])
     return value
-
-
-def _mix(value: np.ndarray) -> np.ndarray:
-    value = value ^ (value >> np.uint64(30))
-    value = value * np.uint64(0xBF58476D1CE4E5B9)
-    value = value ^ (value >> np.uint64(27))
-    value = value * np.uint64(0x94D049BB133111EB)
-    return value ^ (value >> np.uint64(31))
