@@ -27,7 +27,7 @@ from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv
 from pricing.billing.overrides import read_overrides
 from pricing.billing.price import ClassificationIndex, Priced, price_lines
 from pricing.billing.register import read_register
-from pricing.billing.textindex import TextIndex
+from pricing.billing.textindex import TextIndex, encoded_lookup
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
 from pricing.errors import InputError, RejectRateExceeded, raise_if_any
@@ -272,7 +272,8 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
             for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
-    found = (month.places or place_index(places)).positions(enterprise)
+    found = (month.places.positions(enterprise) if month.places is not None  # kept hashes
+             else encoded_lookup(enterprise, _arrow_text(places.index)))
     at_place = pa.array(found, mask=found < 0)
     utility = text["utility"]
     units = pa.array(list(UNITS.values()), pa.string())

@@ -155,11 +155,11 @@ class _Lines:
     on_utility: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, lines: pd.DataFrame, table: ClassificationIndex) -> _Lines:
+    def of(cls, lines: pd.DataFrame, table: ClassificationIndex, kept: bool) -> _Lines:
         quota, quota_missing = _nullable(lines["quota_milli"])
         price, price_missing = _nullable(lines["base_price_micro"])
         return cls(lines, _text(lines["utility"]), table,
-                   _table_codes(_text(lines["enterprise_id"]), table),
+                   _table_codes(_text(lines["enterprise_id"]), table, kept),
                    lines["quantity_milli"].to_numpy(dtype=np.int64),
                    lines["production_milli"].to_numpy(dtype=np.int64), quota, quota_missing,
                    price, price_missing)
@@ -186,16 +186,18 @@ class _Lines:
         return self.verdicts[rulebook]
 
 
-def _table_codes(ids: pa.Array, table: ClassificationIndex) -> np.ndarray:
+def _table_codes(ids: pa.Array, table: ClassificationIndex, kept: bool) -> np.ndarray:
     """Per line, the position of its enterprise id in the table's ids (int32, -1 = none).
 
-    Hashing a million ids is the costliest step of pricing. Against a table at least half as
-    long as the lines (a province's), the table's kept hashes answer (:class:`TextIndex`);
-    otherwise the two halves of a long column are encoded by two threads (Arrow's kernels
-    release the GIL); each line's result depends on its own id only, so the split changes
-    nothing."""
-    if len(ids) < _SPLIT_ROWS or len(ids) <= 2 * len(table.enterprise_ids):
+    Hashing a million ids is the costliest step of pricing. Against a table kept for many
+    calls (a streamed run's) and at least half as long as the lines (a province's), the
+    table's hashes answer (:class:`TextIndex`, built on the first call); otherwise the two
+    halves of a long column are encoded by two threads (Arrow's kernels release the GIL);
+    each line's result depends on its own id only, so the split changes nothing."""
+    if kept and len(ids) <= 2 * len(table.enterprise_ids):
         return table.ids.positions(ids).astype(np.int32)  # halves the traffic
+    if len(ids) < _SPLIT_ROWS:
+        return _codes_in(ids, table.enterprise_ids)
     half = len(ids) // 2
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(_codes_in, ids.slice(0, half), table.enterprise_ids)
@@ -253,7 +255,7 @@ def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
     ``index``: :class:`ClassificationIndex` of ``classification`` when the caller has it.
     """
     table = index if index is not None else ClassificationIndex(classification)
-    view = _Lines.of(lines.reset_index(drop=True), table)
+    view = _Lines.of(lines.reset_index(drop=True), table, kept=index is not None)
     found: list[_Found] = []
     faults: list[pd.DataFrame] = []
     for number, item in enumerate(components):
