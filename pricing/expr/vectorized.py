@@ -192,7 +192,10 @@ def _rank_pct(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
         return result
     value, group = values[known], groups[known]
     by_value = np.argsort(value)
-    order = by_value[np.argsort(group[by_value], kind="stable")]
+    grouped = group[by_value]
+    if grouped.max() < np.iinfo(np.int16).max:  # a stable sort of 16-bit keys is a radix sort
+        grouped = grouped.astype(np.int16)
+    order = by_value[np.argsort(grouped, kind="stable")]
     sorted_value, sorted_group = value[order], group[order]
     run_ends = np.empty(len(order), dtype=bool)
     run_ends[-1] = True
