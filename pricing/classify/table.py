@@ -122,7 +122,10 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
     book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
                            for part in parts])
     book_rank = _dense_rank(pa.array(book_ids, type=pa.string()))
-    order = np.lexsort((book_rank[book], id_rank[at]))
+    # one stable sort of a combined integer key, as np.lexsort would order the two keys
+    key = id_rank[at].astype(np.int64) * (int(book_rank.max(initial=0)) + 1) + \
+        book_rank[book].astype(np.int64)
+    order = np.argsort(key, kind="stable")
     where = pa.array(at[order])
     table = pa.table({
         "enterprise_id": ids.take(where),
