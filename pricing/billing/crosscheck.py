@@ -21,14 +21,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.extract import UTILITY_VALUES, CrossFaults, Keys, repeated
+from pricing.billing.extract import UTILITY_NAMES, CrossFaults, Keys, repeated
 from pricing.billing.hashing import id_hash
 from pricing.billing.overlap import mapped
 from pricing.billing.spill import Spill
 
 SAMPLE_SIZE = 100_000
 _SCHEMA = pa.schema([("row", pa.int64()), ("account_hash", pa.uint64())])
-_UTILITIES = pa.array(list(dict.fromkeys(UTILITY_VALUES.values())), pa.string())
+_UTILITIES = pa.array(UTILITY_NAMES, pa.string())
 
 
 def partition_of(hashes: np.ndarray, parts: int) -> np.ndarray:

@@ -164,11 +164,10 @@ def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     An extract holds one or two distinct periods: each is checked once, then taken."""
     encoded = pc.dictionary_encode(text)
     normal = _normal_distinct_periods(encoded.dictionary)
-    canonical = pc.fill_null(pc.dictionary_encode(normal).indices, -1).to_numpy(
-        zero_copy_only=False).astype(np.int64)
+    months = pc.dictionary_encode(normal)
+    canonical = pc.fill_null(months.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     at = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return pc.take(normal, encoded.indices), np.append(canonical, -1)[at], \
-        pc.dictionary_encode(normal).dictionary
+    return pc.take(normal, encoded.indices), np.append(canonical, -1)[at], months.dictionary
 
 
 def _normal_distinct_periods(text: pa.Array) -> pa.Array:

@@ -5,10 +5,11 @@ Arrow's CSV parse of the register and the extracts needs neither and releases th
 CLI starts it first, in a background thread: the register first (it is needed first), then
 the extracts. When the batch has its modules loaded it asks for the checked
 lines (:meth:`Prefetch.extract`), and the same thread goes on to validate them while the
-register is classified. Only extracts a run holds in memory anyway are read early (a streamed
-run reads in pieces; its register is still read early). The results are what
-:func:`read_csv_table` and :func:`read_extracts` would return, and a file that cannot be read
-raises its error where the batch would have raised it, the register's first.
+register is classified. Only extracts a run holds in memory anyway are read early; a
+streamed run reads in pieces, so its extracts are only scanned (lines, encoding: what it
+asks first), before its register is read. The results are what :func:`scan_file`,
+:func:`read_csv_table` and :func:`read_extracts` would return, and a file that cannot be
+read raises its error where the batch would have raised it.
 
 The thread imports nothing heavy before the batch asks: two threads importing pandas at once
 could meet on the import locks of its modules.

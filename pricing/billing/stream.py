@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import tempfile
 from collections.abc import Iterator
@@ -409,10 +410,7 @@ _STORED_KEYS = ["raw_account_id", "raw_enterprise_id", "key_utility", "key_month
 def _key_table(table: pa.Table) -> pa.Table:
     """The key fields of stored lines (``_STORED_KEYS``) as text, as :func:`line_keys`
     found them."""
-    def one(name: str) -> pa.Array:
-        column = table[name]
-        return column.chunk(0) if column.num_chunks else pa.array([], column.type)
-
+    one = functools.partial(_only_chunk, table)
     codes = one("key_utility").to_numpy(zero_copy_only=False).astype(np.int64)
     month = one("key_month")
     return pa.table({"utility": utility_text(codes),
@@ -423,10 +421,15 @@ def _key_table(table: pa.Table) -> pa.Table:
                      "enterprise_ok": one("key_enterprise_ok")})
 
 
+def _only_chunk(table: pa.Table, name: str) -> pa.Array:
+    """A column of a combined table as one array (empty when the table has no rows)."""
+    column = table[name]
+    return column.chunk(0) if column.num_chunks else pa.array([], column.type)
+
+
 def _keys_of(table: pa.Table) -> Keys:
     """The :class:`Keys` of a table of :func:`_key_table`."""
-    column = {name: table[name].chunk(0) if table[name].num_chunks else
-              pa.array([], table.schema.field(name).type) for name in table.column_names}
+    column = {name: _only_chunk(table, name) for name in table.column_names}
     return Keys(column["utility"], column["account_id"], column["month"],
                 column["enterprise_id"], column["enterprise_ok"].to_numpy(zero_copy_only=False),
                 None)

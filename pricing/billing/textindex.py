@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pricing.billing.bytematrix import byte_matrix
 from pricing.billing.hashing import mix
 
 MAX_WIDTH = 32
@@ -74,12 +75,12 @@ class TextIndex:
 
     def positions(self, keys: pa.Array) -> np.ndarray:
         """Position of each key in the values (int64), -1 where absent."""
-        width = _width(keys) if len(keys) <= 2 * len(self.values) else None
-        table = None if width is None else self._of_width(width)
-        if table is None:
+        matrix = byte_matrix(keys) if len(keys) <= 2 * len(self.values) else None
+        table = (self._of_width(matrix.shape[1])
+                 if matrix is not None and matrix.shape[1] <= MAX_WIDTH else None)
+        if matrix is None or table is None:
             return encoded_lookup(keys, self.values)
-        assert width is not None
-        words = _words(keys, width)
+        words = _words(matrix)
         found = table.hashes.get_indexer(_hash(words))
         hit = np.flatnonzero(found >= 0)
         row = found[hit]
@@ -103,8 +104,8 @@ def _hashed(values: pa.Array, width: int) -> _Width | None:
         return None
     lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(lengths == width)
-    same_width = values.take(pa.array(rows, type=pa.int64()))
-    words = (_words(same_width, width) if len(rows)
+    matrix = byte_matrix(values.take(pa.array(rows, type=pa.int64())))
+    words = (_words(matrix) if matrix is not None
              else np.zeros((0, -(-width // 8)), dtype=np.uint64))
     hashes = pd.Index(_hash(words))
     if not hashes.is_unique:
@@ -113,26 +114,10 @@ def _hashed(values: pa.Array, width: int) -> _Width | None:
                                  for k in range(words.shape[1])])
 
 
-def _width(keys: pa.Array) -> int | None:
-    """The byte width shared by every key, or None (nulls, mixed widths, too wide)."""
-    if len(keys) == 0 or keys.null_count or not pa.types.is_string(keys.type):
-        return None
-    offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[
-        keys.offset : keys.offset + len(keys) + 1]
-    width = int(offsets[1] - offsets[0])
-    if not 0 < width <= MAX_WIDTH or int(offsets[-1] - offsets[0]) != width * len(keys):
-        return None
-    return width if bool((np.diff(offsets) == width).all()) else None
-
-
-def _words(keys: pa.Array, width: int) -> np.ndarray:
-    """The keys' bytes as an (n, ⌈width/8⌉) matrix of 64-bit words, zero-padded."""
-    offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[
-        keys.offset : keys.offset + len(keys) + 1]
-    first = int(offsets[0])
-    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8)[first : first + width * len(keys)]
-    padded = np.zeros((len(keys), -(-width // 8) * 8), dtype=np.uint8)
-    padded[:, :width] = data.reshape(len(keys), width)
+def _words(matrix: np.ndarray) -> np.ndarray:
+    """An (n, width) byte matrix as an (n, ⌈width/8⌉) matrix of 64-bit words, zero-padded."""
+    padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, : matrix.shape[1]] = matrix
     return padded.view(np.uint64)
 
 

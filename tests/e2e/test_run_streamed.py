@@ -130,9 +130,15 @@ def test_bad_files_in_pieces_fail_like_in_memory(tmp_path: Path, content: bytes,
 @given(st.lists(line, min_size=1, max_size=40), st.integers(1, 12))
 def test_random_extracts_in_pieces_equal_in_memory(tmp_path: Path, lines: list[dict],
                                                    chunk: int) -> None:
+    assert whole_and_in_pieces(tmp_path, extract_text(lines), chunk) == []
+
+
+def whole_and_in_pieces(tmp_path: Path, text: str, chunk: int) -> list[str]:
+    """The output files that differ between an in-memory run of the extract ``text`` and a
+    run of it in pieces of ``chunk`` lines (a fresh folder per hypothesis example)."""
     tag = len(list(tmp_path.iterdir()))
     billing = tmp_path / f"x{tag}.csv"
-    billing.write_text(extract_text(lines), encoding="utf-8")
+    billing.write_text(text, encoding="utf-8")
     outs = []
     for label, chunk_lines in (("whole", 2_000_000), ("pieces", chunk)):
         out = tmp_path / f"{label}{tag}"
@@ -141,7 +147,7 @@ def test_random_extracts_in_pieces_equal_in_memory(tmp_path: Path, lines: list[d
                              overrides=GOLDEN / "overrides.csv", max_reject_rate=1.0,
                              chunk_lines=chunk_lines), out)
         outs.append(out)
-    assert same_files(*outs) == []
+    return same_files(*outs)
 
 
 pad = st.sampled_from(["", "", " ", "\t", "\u3000"])
@@ -168,15 +174,4 @@ def test_padded_and_aliased_keys_in_pieces_equal_in_memory(
         tmp_path: Path, items: list[tuple[dict, str, str, str, bool]], chunk: int) -> None:
     """The keys a streamed run stores between its passes, and gives back from the raw text,
     are the keys an in-memory run finds: trimmed ids, utility aliases, empty accounts."""
-    tag = len(list(tmp_path.iterdir()))
-    billing = tmp_path / f"m{tag}.csv"
-    billing.write_text(messy_text(items), encoding="utf-8")
-    outs = []
-    for label, chunk_lines in (("whole", 2_000_000), ("pieces", chunk)):
-        out = tmp_path / f"{label}{tag}"
-        run_month(RunOptions(period="2025-03", register=GOLDEN / "register.csv",
-                             billing=[billing], catalog=CATALOG,
-                             overrides=GOLDEN / "overrides.csv", max_reject_rate=1.0,
-                             chunk_lines=chunk_lines), out)
-        outs.append(out)
-    assert same_files(*outs) == []
+    assert whole_and_in_pieces(tmp_path, messy_text(items), chunk) == []
