@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pricing.billing.encoding import ENCODINGS, parse_header
+from pricing.billing.encoding import ENCODINGS, count_byte, parse_header
 from pricing.errors import InputError
 
 BLOCK_BYTES = 1 << 24
@@ -52,7 +52,7 @@ def scan_file(path: Path, source: str, encoding: str | None = None) -> FileScan:
     try:
         with open(path, "rb") as handle:
             for number, block in enumerate(iter(lambda: handle.read(BLOCK_BYTES), b"")):
-                newlines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == _NEWLINE))
+                newlines += count_byte(block, _NEWLINE)
                 if number == 0 and name is None and block.startswith(codecs.BOM_UTF8):
                     name = "utf-8-sig"
                 if name is None and not _plain(block, decoder):

@@ -133,7 +133,7 @@ def stripped(text: pa.Array) -> pa.Array:
     data = text.buffers()[2]
     if data is not None and text.offset == 0 and text.null_count == 0:
         raw = np.frombuffer(data, dtype=np.uint8)
-        if not ((raw <= 32) | (raw >= 128)).any():
+        if not len(raw) or (raw.min() > 32 and raw.max() < 128):  # no temporary mask
             return text
     return pc.utf8_trim_whitespace(text)
 

@@ -102,3 +102,19 @@ def test_a_whole_file_read_names_the_line_it_cannot_decode(tmp_path: Path, encod
         read_csv_table(path)
     assert caught.value.row == 5
     assert f"as {name}, byte 0xff" in str(caught.value)
+
+
+@given(st.binary(max_size=3000), st.sampled_from([10, 34, 0, 255]),
+       st.sampled_from([1, 7, 64, 1 << 18]))
+@settings(max_examples=150, deadline=None)
+def test_count_byte_counts_across_block_edges(data: bytes, value: int, block: int) -> None:
+    """The blocked count equals ``bytes.count``, whatever the block size (edges included)."""
+    from pricing.billing import encoding
+
+    saved = encoding._SCAN_BYTES
+    encoding._SCAN_BYTES = block
+    try:
+        assert encoding.count_byte(data, value) == data.count(bytes([value]))
+        assert encoding.count_byte(bytearray(data), value) == data.count(bytes([value]))
+    finally:
+        encoding._SCAN_BYTES = saved
