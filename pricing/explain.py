@@ -18,6 +18,7 @@ import pandas as pd
 
 from pricing.billing.batch import RunOptions, compute_month, surcharge_table
 from pricing.billing.components import in_force
+from pricing.billing.extract import raw_of
 from pricing.billing.register import read_register
 from pricing.catalog import Catalog, load_catalog
 from pricing.classify.explain import explain_classification, format_text
@@ -87,11 +88,12 @@ def _explanation(enterprise: str, catalog: Catalog, classification: Classificati
 def _billing(enterprise: str, month: Any, catalog: Catalog, period: str) -> dict[str, Any]:
     lines = month.lines
     mine = lines.index[(lines["enterprise_id"] == enterprise).to_numpy()]
+    text = pd.DataFrame(raw_of(month.raw, lines.loc[mine, "raw_row"].to_numpy()), index=mine)
     surcharges = surcharge_table(month)
     surcharges = surcharges[surcharges["enterprise_id"] == enterprise]
     result = []
     for pos in mine:
-        line = lines.loc[pos]
+        line = pd.concat([lines.loc[pos], text.loc[pos].add_prefix("raw_")])
         charged = surcharges[surcharges["_row"] == pos]
         result.append({
             "source": str(line["source"]), "line": int(line["line"]),

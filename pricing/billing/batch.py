@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pricing import __version__
 from pricing.billing.components import InForce, in_force, month_bounds
 from pricing.billing.crosscheck import sort_key
-from pricing.billing.extract import Extract, read_extracts
+from pricing.billing.extract import Extract, raw_of, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
@@ -85,6 +85,7 @@ class MonthResult:
     enterprises: pd.DataFrame | None = None  # district, industry_code by enterprise_id
     register: pd.DataFrame | None = None  # the register as read, every year
     places: TextIndex | None = None  # place_index(enterprises), when made once per run
+    raw: pa.Table | None = None  # the lines' text as read, at their raw_row (Extract.raw)
 
 
 def place_index(enterprises: pd.DataFrame) -> TextIndex:
@@ -173,10 +174,10 @@ def _compute_month(opts: RunOptions, catalog: Catalog,
     components = in_force(catalog.tariffs, opts.period)
     opts.progress.step(f"pricing {len(lines)} valid lines with {len(components)} components")
     priced = price_clean(opts, lines, classified, components)
-    rejects = all_rejects(extract.rejects, lines, priced)
+    rejects = all_rejects(extract.rejects, lines, priced, extract.raw)
     billing_rows = len(extract.clean) + len(extract.rejects)
     return MonthResult(classified.classification, lines, priced, rejects, billing_rows, inputs,
-                       classified.enterprises, classified.register)
+                       classified.enterprises, classified.register, raw=extract.raw)
 
 
 def run_month(opts: RunOptions, out: Path) -> dict:
@@ -502,15 +503,18 @@ def _proration(cand: pd.DataFrame) -> pd.Series:
 
 
 def all_rejects(extract_rejects: pd.DataFrame, lines: pd.DataFrame,
-                 priced: Priced) -> pd.DataFrame:
+                 priced: Priced, raw: pa.Table) -> pd.DataFrame:
+    """The extract's rejects and the lines rejected while pricing, in file and line order;
+    ``raw`` holds the lines' text as read, at their ``raw_row``."""
     faults = priced.faults
     found = lines.iloc[faults["row"].to_numpy()]
+    text = raw_of(raw, found["raw_row"].to_numpy())
     pricing_rejects = pd.DataFrame({
         "source": found["source"].to_numpy(),
         "line": found["line"].to_numpy(),
         "reason_code": faults["reason_code"].to_numpy(),
         "detail": faults["detail"].to_numpy(),
-        **{col: found[f"raw_{col}"].to_numpy() for col in RAW_COLUMNS},
+        **{col: text[col].to_numpy() for col in RAW_COLUMNS},
     })
     rejects = pd.concat([extract_rejects[REJECT_COLUMNS], pricing_rejects], ignore_index=True)
     order = {name: i for i, name in enumerate(pd.unique(pd.concat(

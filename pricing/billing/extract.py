@@ -3,6 +3,8 @@
 Every data row read ends up in exactly one of ``Extract.clean`` or ``Extract.rejects``: nothing
 is dropped silently (SPEC: "every billing line not priced for a fault"). Validation is
 vectorized over all files at once, because duplicates and account conflicts cross files.
+A clean line keeps its text as read in ``Extract.raw``, at its ``raw_row``: only the few
+lines rejected later, while pricing, need it, so it is not copied for every clean line.
 
 Fault order, when a line has several: the field formats in column order (``unknown_utility``,
 ``missing_account``, ``bad_enterprise_id``, ``wrong_period``, ``bad_number`` for quantity,
@@ -66,12 +68,14 @@ _PERIOD_COMPACT = r"[0-9]{4}(0[1-9]|1[0-2])"
 
 @dataclass(frozen=True)
 class Extract:
-    """``clean`` lines ready to price, ``rejects`` with reasons, and ``inputs`` as
-    ``(path, sha256 of the bytes, data rows)`` for the manifest."""
+    """``clean`` lines ready to price, ``rejects`` with reasons, ``inputs`` as
+    ``(path, sha256 of the bytes, data rows)`` for the manifest, and ``raw``: the text of
+    every line as read (:func:`raw_text`), where a clean line's ``raw_row`` points."""
 
     clean: pd.DataFrame
     rejects: pd.DataFrame
     inputs: list[tuple[Path, str, int]]
+    raw: pa.Table
 
 
 def _read_one(path: Path, order: int, encoding: str | None,
@@ -264,8 +268,20 @@ def read_extracts(paths: list[Path], *, period: str | None = None,
         table, sha256 = _read_one(Path(path), order, encoding, prefetched)
         tables.append(table)
         inputs.append((Path(path), sha256, table.num_rows))
-    clean, rejects = check_lines(pa.concat_tables(tables).combine_chunks(), period)
-    return Extract(clean=clean, rejects=rejects, inputs=inputs)
+    lines = pa.concat_tables(tables).combine_chunks()
+    clean, rejects = check_lines(lines, period)
+    return Extract(clean=clean, rejects=rejects, inputs=inputs, raw=raw_text(lines))
+
+
+def raw_text(lines: pa.Table) -> pa.Table:
+    """The ``raw_*`` text columns of :func:`raw_lines` (what a reject repeats)."""
+    return lines.select([f"raw_{name}" for name in COLUMNS])
+
+
+def raw_of(raw: pa.Table, rows: np.ndarray) -> dict[str, pd.Series]:
+    """The text as read of the lines at ``rows`` of ``raw``, by column name."""
+    taken = pa.array(rows, type=pa.int64())
+    return {name: _string_series(raw[f"raw_{name}"].take(taken)) for name in COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -391,7 +407,9 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
 
     ``crossed`` brings the duplicate and conflict counts of a streamed run, found over all
     its pieces; without it they are counted among ``lines``. ``keys``, when the caller has
-    them already, are :func:`line_keys` of ``lines``.
+    them already, are :func:`line_keys` of ``lines``. A clean line's ``raw_row`` is its
+    position in ``lines``. Text becomes pandas only where it is kept: the clean lines' keys
+    and the rejected lines' details.
     """
     raw_text = {name: lines[f"raw_{name}"].chunk(0) if lines.num_rows else
                 pa.array([], pa.string()) for name in COLUMNS}
@@ -409,10 +427,9 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     production, production_ok, _ = numbers["production_quantity"]
     production_milli = pc.coalesce(production, quantity)
 
-    frame = pd.DataFrame({f"raw_{name}": _string_series(raw_text[name]) for name in COLUMNS})
-    key = pd.DataFrame({"utility": _string_series(utility),
-                        "account_id": _string_series(account_id),
-                        "period": _string_series(month)})
+    def text_of(array: pa.Array) -> Callable[[np.ndarray], pd.Series]:
+        """The texts of the rows of a mask (indexed 0, 1, … like every detail part)."""
+        return lambda rows: _string_series(array.filter(pa.array(rows)))
 
     # (reason, where, detail): the detail is built only for the lines that get that reason
     faults: list[tuple[str, np.ndarray, Callable[[np.ndarray], pd.Series | str]]] = []
@@ -424,10 +441,10 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
         faults.append((reason, np.asarray(where, dtype=bool), detail))
 
     def raw(name: str) -> Callable[[np.ndarray], pd.Series]:
-        return lambda rows: _quoted(frame[f"raw_{name}"][rows])
+        return lambda rows: _quoted(text_of(raw_text[name])(rows))
 
     def num(values: np.ndarray, rows: np.ndarray) -> pd.Series:
-        return pd.Series(values[rows]).astype(str).set_axis(frame.index[rows])
+        return pd.Series(values[rows]).astype(str)
 
     fault("unknown_utility", pc.is_null(utility), lambda rows: "column 'utility': expected "
           "electricity, water, 电 or 水, found " + raw("utility")(rows))
@@ -446,7 +463,7 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     for name, scale in _NUMBERS:
         _, ok, why = numbers[name]
         fault("bad_number", ~ok, lambda rows, name=name, scale=scale, why=why:
-              f"column '{name}': " + _string_series(why).set_axis(frame.index)[rows].fillna("")
+              f"column '{name}': " + text_of(why)(rows).fillna("")
               + ", found " + raw(name)(rows)
               + f"; expected a decimal ≥ 0 with at most {scale} decimal places")
     exceeds = pc.and_(pc.greater(production, quantity),
@@ -456,11 +473,11 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
 
     lines_per_key, owners = crossed.lines_per_key, crossed.owners
     fault("duplicate_line", lines_per_key > 1, lambda rows: "(utility, account_id, period) = ("
-          + key["utility"][rows] + ", " + key["account_id"][rows] + ", " + key["period"][rows]
-          + ") occurs on " + num(lines_per_key, rows) + " lines")
+          + text_of(utility)(rows) + ", " + text_of(account_id)(rows) + ", "
+          + text_of(month)(rows) + ") occurs on " + num(lines_per_key, rows) + " lines")
 
-    fault("account_conflict", owners > 1, lambda rows: "account (" + key["utility"][rows]
-          + ", " + key["account_id"][rows] + ") belongs to "
+    fault("account_conflict", owners > 1, lambda rows: "account (" + text_of(utility)(rows)
+          + ", " + text_of(account_id)(rows) + ") belongs to "
           + num(owners, rows) + " different enterprise ids")
 
     reason = np.full(lines.num_rows, -1, dtype=np.int16)
@@ -494,6 +511,7 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     clean = pd.DataFrame({
         "source": _string_series(lines["source"].filter(keep)),
         "line": lines["line"].filter(keep).to_numpy(),
+        "raw_row": np.flatnonzero(~rejected),
         "utility": _string_series(utility.filter(keep)),
         "account_id": _string_series(account_id.filter(keep)),
         "enterprise_id": _string_series(keys.enterprise_id.filter(keep)),
@@ -503,6 +521,4 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
         "quota_milli": _int_series(numbers["quota"][0].filter(keep), nullable=True),
         "base_price_micro": _int_series(numbers["base_price"][0].filter(keep), nullable=True),
     })
-    for name in COLUMNS:
-        clean[f"raw_{name}"] = _string_series(raw_text[name].filter(keep))
     return clean, rejects

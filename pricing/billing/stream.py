@@ -77,6 +77,7 @@ from pricing.billing.extract import (
     line_keys,
     no_data_rows,
     raw_lines,
+    raw_text,
     utility_text,
 )
 from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
@@ -249,10 +250,11 @@ def _cluster_pricer(opts: RunOptions, classified: Classified, components: list[I
 
 @dataclass
 class _Checked:
-    """One piece's lines split into clean lines and rejects."""
+    """One piece's lines split into clean lines and rejects, and their text as read."""
 
     clean: pd.DataFrame
     rejects: pd.DataFrame
+    raw: pa.Table
 
     @property
     def rows(self) -> int:
@@ -264,8 +266,9 @@ def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
     for piece in pieces:
         crossed = check.faults(piece.first_row, piece.lines.num_rows)
         clean, rejects = check_lines(piece.lines, opts.period, crossed, piece.keys)
+        raw = raw_text(piece.lines)
         del piece
-        yield _Checked(clean, rejects)
+        yield _Checked(clean, rejects, raw)
 
 
 def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
@@ -273,7 +276,7 @@ def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
                  index: ClassificationIndex | None, places: TextIndex) -> MonthResult:
     lines = checked.clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer, index)
-    rejects = all_rejects(checked.rejects, lines, priced)
+    rejects = all_rejects(checked.rejects, lines, priced, checked.raw)
     return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
                        classified.enterprises, places=places)
 

@@ -95,6 +95,13 @@ def test_every_reject_reason_on_its_line(golden_run: Path) -> None:
     assert all(r["source"] == "billing.csv" for r in rejects)
     bad = next(r for r in rejects if r["reason_code"] == "bad_number")
     assert bad["quantity"] == "abc" and bad["account_id"] == "E15"  # the line's own values
+    # a line rejected while pricing, after lines rejected before it: its own text as read
+    priced = {int(r["line"]): r for r in rejects}
+    assert [priced[24][name] for name in ("utility", "account_id", "period", "quantity",
+                                          "production_quantity", "quota", "base_price")] \
+        == ["water", "W04", "2025-03", "1500", "", "1000", ""]
+    assert (priced[9]["account_id"], priced[9]["production_quantity"]) == ("E08", "")
+    assert (priced[11]["account_id"], priced[11]["quantity"]) == ("E10", "100")
 
 
 def test_manifest_balances_and_totals_equal_the_csv(golden_run: Path) -> None:
