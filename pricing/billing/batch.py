@@ -367,9 +367,15 @@ def _rank(values: pa.Array, few: bool = False) -> np.ndarray:
 
 
 def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
-    """Text as one Arrow string array: zero-copy for Arrow-backed columns."""
-    array = pa.array(values, type=pa.string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    """Text as one Arrow array: pandas' Arrow-backed text (``large_string``) as it is, so
+    neither this nor wrapping the result back in pandas rewrites the offsets (a fresh 8 MB
+    per million values, each way); other values become ``string``."""
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.string())
+    return array
 
 
 def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:

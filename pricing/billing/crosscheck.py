@@ -142,4 +142,5 @@ def _flagged(part: pa.Table, keys_at: KeysAt) -> tuple[np.ndarray, np.ndarray, n
 def sort_key(utility: pa.Array, account_id: pa.Array) -> pa.Array:
     """``utility NUL account_id``: ordered as the pair, since the utility names are fixed
     and neither is a prefix of the other."""
-    return pc.binary_join_element_wise(utility, account_id, "\x00")
+    return pc.binary_join_element_wise(utility, account_id.cast(utility.type),
+                                       pa.scalar("\x00", utility.type))
