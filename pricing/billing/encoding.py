@@ -195,8 +195,11 @@ class CsvTable:
 
 
 def read_csv_table(path: Path, *, encoding: str | None = None,
-                   source: str | None = None) -> CsvTable:
+                   source: str | None = None, large_text: bool = False) -> CsvTable:
     """Read a CSV file with every column as Arrow text; InputError if it cannot be read.
+
+    ``large_text`` reads ``large_string`` columns: what pandas holds, for a table that
+    becomes a pandas frame whole (the register), so no column's offsets are rewritten.
 
     The checksum is computed in a second thread while Arrow parses (both release the GIL).
     A file that may be UTF-8 is handed to Arrow as it is, since Arrow checks every text cell
@@ -214,9 +217,10 @@ def read_csv_table(path: Path, *, encoding: str | None = None,
         found = None
         if body is not None:
             with contextlib.suppress(_NotUtf8):
-                found = _table(body, source, unchecked=True)
+                found = _table(body, source, unchecked=True, large_text=large_text)
         if found is None:
-            found = _table(to_utf8(data, source, encoding), source, unchecked=False)
+            found = _table(to_utf8(data, source, encoding), source, unchecked=False,
+                           large_text=large_text)
         header, table, row_lines = found
         return CsvTable(source, header, table, row_lines, digest.result())
 
@@ -242,14 +246,15 @@ def _maybe_utf8(data: bytes, encoding: str | None) -> bytes | None:
     return body
 
 
-def _table(body: bytes, source: str, unchecked: bool
+def _table(body: bytes, source: str, unchecked: bool, large_text: bool = False
            ) -> tuple[list[str], pa.Table, np.ndarray]:
     quick = _one_line_each(body)
     if not quick and len(_record_lines(body)) == 0:
         raise empty_file(source)
     header = parse_header(body[: 1 << 16], source)
     table, row_lines = parse_records(body, header, source, first_line=1, has_header=True,
-                                     quick=quick, utf8_errors=unchecked)
+                                     quick=quick, utf8_errors=unchecked,
+                                     text=pa.large_string() if large_text else pa.string())
     return header, table, row_lines
 
 
@@ -271,14 +276,16 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
                   has_header: bool, quick: bool | None = None,
                   columns: list[str] | None = None,
                   utf8_errors: bool = False,
-                  newlines: int | None = None) -> tuple[pa.Table, np.ndarray]:
+                  newlines: int | None = None,
+                  text: pa.DataType | None = None) -> tuple[pa.Table, np.ndarray]:
     """Arrow text columns of the records in ``body`` and the physical line of each.
 
     ``body`` is UTF-8 and holds whole records: a file (``has_header``) or a piece of one
     that starts on line ``first_line``. ``columns`` reads only those. InputError when Arrow
     cannot parse it; with ``utf8_errors``, ``_NotUtf8`` instead (the caller then decodes the
     file itself, so an undecodable byte is reported before a malformed record). ``newlines``,
-    when the caller counted them, spares counting them again.
+    when the caller counted them, spares counting them again. ``text``: the columns' type,
+    ``string`` unless given.
     """
     quick = _one_line_each(body) if quick is None else quick
     try:
@@ -288,7 +295,7 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
                                            use_threads=True, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
+                column_types={name: text or pa.string() for name in header},
                 include_columns=columns,
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )

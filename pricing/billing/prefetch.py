@@ -68,24 +68,26 @@ class Prefetch:
         self._period: str | None = None
         self._asked = threading.Event()
         self._extract: Future[Extract] = Future()
-        pending = list(self._futures.items())  # take() pops from the dict while this runs
+        # (file, its table, read as large_string): the register as read_register reads it,
+        # the text pandas holds; take() pops from the dict while this runs
+        pending = [(source, future, False) for source, future in self._futures.items()]
         if self._register is not None:
-            pending.insert(0, self._register)
+            pending.insert(0, (*self._register, True))
         threading.Thread(target=self._run, args=(pending,), name="prefetch", daemon=True).start()
 
-    def _run(self, pending: list[tuple[str, Future[CsvTable]]]) -> None:
+    def _run(self, pending: list[tuple[str, Future[CsvTable], bool]]) -> None:
         for source, scanning in list(self._scans.items()):
             if scanning.set_running_or_notify_cancel():
                 try:
                     scanning.set_result(scan_file(Path(source), source, self._encoding))
                 except BaseException as error:  # raised where the batch scans the file
                     scanning.set_exception(error)
-        for source, future in pending:
+        for source, future, large_text in pending:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
                 future.set_result(read_csv_table(Path(source), encoding=self._encoding,
-                                                 source=source))
+                                                 source=source, large_text=large_text))
             except BaseException as error:  # handed over to whoever takes the table
                 future.set_exception(error)
         if not self.reads_extracts:

@@ -13,9 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.creditcode import valid_credit_code
+from pricing.billing.creditcode import valid_codes
 from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
-from pricing.billing.extract import stripped
+from pricing.billing.extract import dictionary_codes, repeated, stripped
+from pricing.billing.hashing import id_hash
 from pricing.errors import DiffpriceError, ErrorList, InputError
 
 if TYPE_CHECKING:
@@ -56,10 +57,50 @@ def _errors_at(csv_text: CsvTable, where: pd.Series, column: str, message: str,
 
 
 def _cells(column: pa.ChunkedArray) -> pd.Series:
-    """Stripped text, empty cells missing (SPEC: an empty cell is a missing value)."""
-    text = stripped(column.combine_chunks())
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-    return pd.Series(pd.arrays.ArrowStringArray(text))
+    """Stripped text, empty cells missing (SPEC: an empty cell is a missing value).
+
+    Chunk by chunk, as Arrow read them (a province's register is 150 MB: joining the chunks
+    would copy it). A chunk keeps its characters and offsets: its empty cells are masked by
+    a validity bitmap made from the offsets instead of copying the chunk (most indicator
+    columns are mostly empty). The register is read as ``large_string``, what pandas holds,
+    so the text becomes a column as it is.
+    """
+    chunks = [_missing_when_empty(stripped(chunk)) for chunk in column.chunks]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, column.type)))
+
+
+def _missing_when_empty(text: pa.Array) -> pa.Array:
+    if text.null_count or text.offset or not len(text):
+        return pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=width)[: len(text) + 1]
+    filled = offsets[1:] != offsets[:-1]
+    if filled.all():
+        return text
+    bitmap = pa.py_buffer(np.packbits(filled, bitorder="little"))
+    return pa.Array.from_buffers(text.type, len(text), [bitmap, *text.buffers()[1:]])
+
+
+def _text(column: pd.Series) -> pa.Array:
+    """A text column as one Arrow array, as pandas holds it."""
+    array = pa.array(column, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _repeated_years(frame: pd.DataFrame, ids: pa.Array) -> np.ndarray:
+    """Rows whose ``(enterprise_id, year)`` appears on an earlier row (both present);
+    ``ids``: the enterprise ids as Arrow text.
+
+    Only rows whose hash of the pair repeats can repeat the pair; pandas compares just
+    those, in their order, so the first of each pair is kept as ``duplicated`` keeps it."""
+    year = _text(frame["year"])
+    keyed = pc.and_(pc.is_valid(ids), pc.is_valid(year)).to_numpy(zero_copy_only=False)
+    maybe = np.flatnonzero(keyed & repeated(id_hash(ids, dictionary_codes(year))))
+    twice = np.zeros(len(frame), dtype=bool)
+    if len(maybe):
+        twice[maybe] = frame.iloc[maybe].duplicated(["enterprise_id", "year"],
+                                                    keep="first").to_numpy()
+    return twice
 
 
 def read_register(path: Path, encoding: str | None = None,
@@ -70,7 +111,7 @@ def read_register(path: Path, encoding: str | None = None,
     (:mod:`pricing.billing.prefetch`)."""
     csv_text = prefetched.take_register(path) if prefetched is not None else None
     if csv_text is None:
-        csv_text = read_csv_table(Path(path), encoding=encoding)
+        csv_text = read_csv_table(Path(path), encoding=encoding, large_text=True)
     found = canonical_columns(csv_text, HEADER_ALIASES, REQUIRED)
     require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
     canonical = {v: k for k, v in found.items()}
@@ -78,7 +119,8 @@ def read_register(path: Path, encoding: str | None = None,
                           for name in csv_text.header})
 
     errors: list[DiffpriceError] = []
-    errors += _errors_at(csv_text, ~valid_credit_code(frame["enterprise_id"]), "enterprise_id",
+    ids = _text(frame["enterprise_id"])
+    errors += _errors_at(csv_text, pd.Series(~valid_codes(ids)), "enterprise_id",
                          "an 18-character unified social credit code with a valid check "
                          "character", frame["enterprise_id"])
     errors += _errors_at(csv_text, frame["name"].isna(), "name", "the enterprise name",
@@ -86,11 +128,9 @@ def read_register(path: Path, encoding: str | None = None,
     for column, pattern, message in _FORMATS:
         bad = ~frame[column].str.fullmatch(pattern).fillna(False).astype(bool)
         errors += _errors_at(csv_text, bad, column, message, frame[column])
-    keyed = frame["enterprise_id"].notna() & frame["year"].notna()
-    twice = frame[keyed].duplicated(["enterprise_id", "year"], keep="first").reindex(
-        frame.index, fill_value=False)
-    errors += _errors_at(csv_text, twice, "year", "one row per enterprise and year; this "
-                         "enterprise-year appears on an earlier line", frame["year"])
+    errors += _errors_at(csv_text, pd.Series(_repeated_years(frame, ids)), "year",
+                         "one row per enterprise and year; this enterprise-year appears on "
+                         "an earlier line", frame["year"])
     if errors:
         errors.sort(key=lambda error: (error.row or 0))
         raise ErrorList(errors)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pricing.billing import register as register_module
 from pricing.billing.overrides import read_overrides
-from pricing.billing.register import read_register
+from pricing.billing.register import _cells, _repeated_years, read_register
 from pricing.errors import ErrorList
 
 GOOD = "91350100M000100Y43"
@@ -73,3 +79,49 @@ def test_overrides_refuse_overlapping_months(tmp_path: Path) -> None:
         read_overrides(path)
     # 2023-01..2023-12 then 2024-01..open: the open one swallows 2025-03 (line 4)
     assert [(e.row, e.column) for e in caught.value.errors] == [(4, "valid_from")]
+
+
+CELLS = st.sampled_from(["", " ", "0800", " 12.5 ", "\u3000", "铸造", "a b", "x"])
+
+
+@given(st.lists(st.lists(CELLS, max_size=6), min_size=1, max_size=4),
+       st.sampled_from([pa.string(), pa.large_string()]))
+@settings(max_examples=120, deadline=None)
+def test_cells_are_stripped_and_empty_is_missing_in_every_chunk(
+        chunks: list[list[str]], text: pa.DataType) -> None:
+    """Masking empty cells by their offsets, chunk by chunk, equals stripping the joined
+    column and turning "" into a missing value."""
+    column = pa.chunked_array([pa.array(chunk, text) for chunk in chunks], text)
+    expected = [value.strip() or None for chunk in chunks for value in chunk]
+    found = _cells(column)
+    assert [None if pd.isna(value) else value for value in found] == expected
+    assert found.dtype == "string"
+
+
+PAIRS = st.lists(st.tuples(st.sampled_from([GOOD, BAD, "91350100M000100Y4", None]),
+                           st.sampled_from(["2023", "2024", None])), max_size=30)
+
+
+@pytest.mark.parametrize("hash_kind", ["real", "constant"])
+@given(pairs=PAIRS)
+@settings(max_examples=80, deadline=None)
+def test_repeated_years_match_pandas_duplicated(hash_kind: str,
+                                                pairs: list[tuple]) -> None:
+    """Rows repeating an earlier (enterprise_id, year) are those pandas' ``duplicated``
+    finds among rows holding both, also when every hash collides."""
+    frame = pd.DataFrame({"enterprise_id": pd.array([p[0] for p in pairs], dtype="string"),
+                          "year": pd.array([p[1] for p in pairs], dtype="string")})
+    keyed = frame["enterprise_id"].notna() & frame["year"].notna()
+    expected = frame[keyed].duplicated(["enterprise_id", "year"], keep="first").reindex(
+        frame.index, fill_value=False).to_numpy(dtype=bool)
+    ids = pa.array(frame["enterprise_id"], from_pandas=True)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    original = register_module.id_hash
+    if hash_kind == "constant":
+        register_module.id_hash = lambda values, salt: np.zeros(len(values), np.uint64)
+    try:
+        found = _repeated_years(frame, ids)
+    finally:
+        register_module.id_hash = original
+    assert found.tolist() == expected.tolist()
+    assert not (found & ~keyed.to_numpy()).any()
