@@ -56,15 +56,18 @@ def _errors_at(csv_text: CsvTable, where: pd.Series, column: str, message: str,
                        f"expected {message}, found {found.iloc[i]!r}") for i in rows]
 
 
-def _cells(column: pa.ChunkedArray) -> pd.Series:
+def _cells(column: pa.ChunkedArray, whole: bool = False) -> pd.Series:
     """Stripped text, empty cells missing (SPEC: an empty cell is a missing value).
 
     Chunk by chunk, as Arrow read them (a province's register is 150 MB: joining the chunks
-    would copy it). A chunk keeps its characters and offsets: its empty cells are masked by
-    a validity bitmap made from the offsets instead of copying the chunk (most indicator
-    columns are mostly empty). The register is read as ``large_string``, what pandas holds,
-    so the text becomes a column as it is.
+    would copy it), or as one array with ``whole``: the required columns, which every step
+    after takes whole (ids, places), are joined once here. A chunk keeps its characters and
+    offsets: its empty cells are masked by a validity bitmap made from the offsets instead
+    of copying the chunk (most indicator columns are mostly empty). The register is read as
+    ``large_string``, what pandas holds, so the text becomes a column as it is.
     """
+    if whole and column.num_chunks > 1:
+        column = pa.chunked_array([column.combine_chunks()], column.type)
     chunks = [_missing_when_empty(stripped(chunk)) for chunk in column.chunks]
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, column.type)))
 
@@ -115,7 +118,8 @@ def read_register(path: Path, encoding: str | None = None,
     found = canonical_columns(csv_text, HEADER_ALIASES, REQUIRED)
     require_columns(csv_text, found, REQUIRED, HEADER_ALIASES)
     canonical = {v: k for k, v in found.items()}
-    frame = pd.DataFrame({canonical.get(name, name): _cells(csv_text.table[name])
+    frame = pd.DataFrame({canonical.get(name, name): _cells(csv_text.table[name],
+                                                            whole=name in canonical)
                           for name in csv_text.header})
 
     errors: list[DiffpriceError] = []

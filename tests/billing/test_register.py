@@ -85,17 +85,19 @@ CELLS = st.sampled_from(["", " ", "0800", " 12.5 ", "\u3000", "铸造", "a b", "
 
 
 @given(st.lists(st.lists(CELLS, max_size=6), min_size=1, max_size=4),
-       st.sampled_from([pa.string(), pa.large_string()]))
+       st.sampled_from([pa.string(), pa.large_string()]), st.booleans())
 @settings(max_examples=120, deadline=None)
 def test_cells_are_stripped_and_empty_is_missing_in_every_chunk(
-        chunks: list[list[str]], text: pa.DataType) -> None:
-    """Masking empty cells by their offsets, chunk by chunk, equals stripping the joined
-    column and turning "" into a missing value."""
+        chunks: list[list[str]], text: pa.DataType, whole: bool) -> None:
+    """Masking empty cells by their offsets, chunk by chunk or joined, equals stripping
+    the joined column and turning "" into a missing value."""
     column = pa.chunked_array([pa.array(chunk, text) for chunk in chunks], text)
     expected = [value.strip() or None for chunk in chunks for value in chunk]
-    found = _cells(column)
+    found = _cells(column, whole=whole)
     assert [None if pd.isna(value) else value for value in found] == expected
     assert found.dtype == "string"
+    if whole:
+        assert found.array._pa_array.num_chunks == 1
 
 
 PAIRS = st.lists(st.tuples(st.sampled_from([GOOD, BAD, "91350100M000100Y4", None]),
