@@ -97,7 +97,7 @@ def test_cells_are_stripped_and_empty_is_missing_in_every_chunk(
     assert [None if pd.isna(value) else value for value in found] == expected
     assert found.dtype == "string"
     if whole:
-        assert found.array._pa_array.num_chunks == 1
+        assert found.array._pa_array.num_chunks <= 1  # none when there are no cells
 
 
 PAIRS = st.lists(st.tuples(st.sampled_from([GOOD, BAD, "91350100M000100Y4", None]),
