@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --cold 5
 	$(BIN)/python benchmarks/run.py --enterprises 1000000 --lines 5000000 --skip-rete
 	$(BIN)/python benchmarks/stream_bench.py
 

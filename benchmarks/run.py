@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--rete-enterprises", type=int, default=None,
                         help="classify only this many with rete and scale the time linearly")
     parser.add_argument("--skip-rete", action="store_true")
+    parser.add_argument("--cold", type=float, default=0, metavar="SECONDS",
+                        help="also one floor and one run, each after this long idle: a "
+                        "single measurement, where memory the system has not handed out "
+                        "recently costs more to touch than in back-to-back runs")
     args = parser.parse_args()
 
     quarter = max(1, args.lines // 4)
@@ -133,6 +137,18 @@ def main() -> None:
              f"target ≤ {TARGETS['1M/250k']}"),
             ("  peak RSS of the full run", f"{rss:.2f} GB", f"target ≤ {TARGETS['peak_rss_gb']}"),
         ]
+        if args.cold:
+            time.sleep(args.cold)
+            cold_floor, _ = timed([sys.executable, "-c", FLOOR, str(data.billing[args.lines]),
+                                   str(surcharge_rows), str(Path(tmp) / "floor.csv")])
+            time.sleep(args.cold)
+            cold_run, _ = timed(run_command(data, args.lines, Path(tmp) / "cold"))
+            rows += [
+                (f"one floor after {args.cold:g} s idle", f"{cold_floor:.2f} s", ""),
+                (f"one run after {args.cold:g} s idle", f"{cold_run:.2f} s", ""),
+                ("  ratio run / floor, one each", f"{cold_run / cold_floor:.2f}",
+                 f"target ≤ {TARGETS['run/floor']}"),
+            ]
         if args.cluster:
             cluster_s, _ = best(run_command(data, args.lines, Path(tmp) / "cluster",
                                             args.cluster), args.repeat)
