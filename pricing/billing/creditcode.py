@@ -72,10 +72,21 @@ def _eighteen_bytes(text: pa.Array) -> np.ndarray | None:
     return matrix if matrix is not None and matrix.shape[1] == 18 else None
 
 
+_BLOCK_ROWS = 1 << 15
+
+
 def _checked(matrix: np.ndarray) -> np.ndarray:
-    """Per row of an (n, 18) byte matrix: all in the alphabet, and the check character right."""
-    values = np.ascontiguousarray(_CODE_OF_BYTE[matrix].T)  # a row per character
-    total = np.zeros(len(matrix), dtype=np.int32)
-    for place, weight in enumerate(WEIGHTS):
-        total += values[place] * np.int32(weight)
-    return (values.max(axis=0) < len(ALPHABET)) & ((31 - total % 31) % 31 == values[17])
+    """Per row of an (n, 18) byte matrix: all in the alphabet, and the check character right.
+
+    A block of rows at a time, so the temporaries (alphabet values a row per character,
+    weighted sums) stay small and warm instead of each as large as the column."""
+    result = np.empty(len(matrix), dtype=bool)
+    for start in range(0, len(matrix), _BLOCK_ROWS):
+        block = slice(start, start + _BLOCK_ROWS)
+        values = np.ascontiguousarray(_CODE_OF_BYTE[matrix[block]].T)  # a row per character
+        total = np.zeros(values.shape[1], dtype=np.int32)
+        for place, weight in enumerate(WEIGHTS):
+            total += values[place] * np.int32(weight)
+        result[block] = ((values.max(axis=0) < len(ALPHABET))
+                         & ((31 - total % 31) % 31 == values[17]))
+    return result

@@ -386,8 +386,9 @@ def repeated(hashes: np.ndarray) -> np.ndarray:
     into about four times as many slots as values (one cheap pass), then exactly among
     the values that share a slot."""
     bits = max(4, len(hashes).bit_length() + 2)
-    slot = ((hashes.view(np.uint64) >> np.uint64(4)) & np.uint64((1 << bits) - 1)).astype(
-        np.int64)
+    slot = np.right_shift(hashes.view(np.uint64), np.uint64(4))  # one array, reused in place
+    np.bitwise_and(slot, np.uint64((1 << bits) - 1), out=slot)
+    slot = slot.view(np.int64)  # below 2**63: the same numbers
     maybe = np.flatnonzero(np.bincount(slot, minlength=1 << bits)[slot] > 1)
     repeated = np.zeros(len(hashes), dtype=bool)
     repeated[maybe] = _count_per_key(_dense(hashes[maybe].view(np.int64))) > 1

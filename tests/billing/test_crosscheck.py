@@ -12,10 +12,10 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pricing.billing import crosscheck, extract
+from pricing.billing import crosscheck, extract, hashing
 from pricing.billing.crosscheck import CrossCheck, account_hash, partition_of
 from pricing.billing.extract import CrossFaults, Keys, line_keys
-from pricing.billing.hashing import _edges, id_hash
+from pricing.billing.hashing import _edges, _windows, id_hash
 
 ACCOUNTS = st.sampled_from(["", " ", "A1", "A1 ", "a1", "户号7", "0001", "1", "x\x00y", None])
 
@@ -133,16 +133,23 @@ def test_ids_that_differ_only_far_from_their_end_hash_apart() -> None:
 @given(st.integers(1, 30).flatmap(lambda width: st.lists(
     st.text("0123456789AB甲", min_size=width, max_size=width).filter(
         lambda text: len(text.encode()) == width), min_size=1, max_size=30)),
-    st.lists(st.sampled_from(["electricity", "water", None]), min_size=30, max_size=30))
-def test_ids_of_one_width_hash_as_ids_of_many(ids: list[str], utilities: list[str | None]
-                                              ) -> None:
+    st.lists(st.sampled_from(["electricity", "water", None]), min_size=30, max_size=30),
+    st.sampled_from([1, 7, 1 << 16]))
+def test_ids_of_one_width_hash_as_ids_of_many(ids: list[str], utilities: list[str | None],
+                                              block: int) -> None:
     """Ids all one byte width are read as a matrix: the same hashes as the byte-by-byte
-    gathers that ids of mixed widths take (one longer id sends them there)."""
+    gathers that ids of mixed widths take (one longer id sends them there), whatever the
+    block of rows hashed at a time."""
     utility = pa.array(utilities[: len(ids)], pa.string())
-    alone = account_hash(utility, pa.array(ids, pa.string()))
-    mixed = account_hash(pa.array([*utilities[: len(ids)], "water"], pa.string()),
-                         pa.array([*ids, ids[0] + "X"], pa.string()))
-    assert alone.tolist() == mixed[:-1].tolist()
+    saved, hashing._BLOCK_ROWS = hashing._BLOCK_ROWS, block
+    try:
+        alone = account_hash(utility, pa.array(ids, pa.string()))
+        mixed = account_hash(pa.array([*utilities[: len(ids)], "water"], pa.string()),
+                             pa.array([*ids, ids[0] + "X"], pa.string()))
+    finally:
+        hashing._BLOCK_ROWS = saved
+    whole = account_hash(utility, pa.array(ids, pa.string()))
+    assert alone.tolist() == mixed[:-1].tolist() == whole.tolist()
 
 
 @settings(max_examples=200, deadline=None)
@@ -156,9 +163,8 @@ def test_id_edges_are_the_first_and_last_eight_bytes(ids: list[str | None], skip
         pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
         array.offset : array.offset + len(array) + 1]
-    data = array.buffers()[2]
-    text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    first, last = _edges(text, offsets[:-1], offsets[1:], np.diff(offsets))
+    first, last = _edges(_windows(array.buffers()[2]), offsets[:-1], offsets[1:],
+                         np.diff(offsets))
     for i, value in enumerate(ids):
         raw = (value or "").encode()
         assert int(first[i]) == int.from_bytes(raw[:8].ljust(8, b"\0"), "little")

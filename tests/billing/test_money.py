@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pricing.billing import creditcode
 from pricing.billing.creditcode import check_char, valid_codes, valid_credit_code
 from pricing.billing.money import (
     amount_fen,
@@ -179,13 +180,19 @@ _EIGHTEEN_BYTES = st.one_of(
         lambda first15: first15 + "统"))  # 18 bytes, 16 characters
 
 
-@given(st.lists(_EIGHTEEN_BYTES, min_size=1, max_size=30), st.integers(0, 3))
+@given(st.lists(_EIGHTEEN_BYTES, min_size=1, max_size=30), st.integers(0, 3),
+       st.sampled_from([1, 4, 1 << 15]))
 def test_credit_codes_all_eighteen_bytes_match_a_plain_check(values: list[str],
-                                                             skip: int) -> None:
-    """Ids all 18 bytes long are checked on a byte matrix: the same answers."""
+                                                             skip: int, block: int) -> None:
+    """Ids all 18 bytes long are checked on a byte matrix, a block of rows at a time: the
+    same answers, whatever the block."""
     def plain(value: str) -> bool:
         return (len(value) == 18 and all(c in "0123456789ABCDEFGHJKLMNPQRTUWXY" for c in value)
                 and check_char(value[:17]) == value[17])
 
     text = pa.array(["x" * 18] * skip + values, pa.string()).slice(skip)
-    assert valid_codes(text).tolist() == [plain(value) for value in values]
+    saved, creditcode._BLOCK_ROWS = creditcode._BLOCK_ROWS, block
+    try:
+        assert valid_codes(text).tolist() == [plain(value) for value in values]
+    finally:
+        creditcode._BLOCK_ROWS = saved
