@@ -302,7 +302,7 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "_order": cand["order"].to_numpy(dtype=np.int64),
         "_row": line_rows,
         "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[line_rows],
-    })
+    }, copy=False)  # nothing here is written to again: no copy into blocks
 
 
 def surcharge_order(accounts: pa.Table, components: pa.Table,

@@ -521,5 +521,5 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
         "production_milli": _int_series(production_milli.filter(keep), nullable=False),
         "quota_milli": _int_series(numbers["quota"][0].filter(keep), nullable=True),
         "base_price_micro": _int_series(numbers["base_price"][0].filter(keep), nullable=True),
-    })
+    }, copy=False)  # fresh columns: taken as they are, not copied into one block
     return clean, rejects

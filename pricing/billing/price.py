@@ -344,7 +344,7 @@ def _surcharges(found: list[_Found], components: list[InForce], table: Classific
         "days": days[keep],
         "days_in_month": month_days[keep],
         "amount_fen": fen[keep],
-    })
+    }, copy=False)  # fresh arrays: taken as they are, not copied into one block
 
 
 def _attach_class(view: _Lines, of_utility: np.ndarray,
