@@ -442,17 +442,21 @@ def sum_parts(parts: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_from_parts(parts: pd.DataFrame) -> pd.DataFrame:
-    """The rows of summary.csv from the parts of every piece, sorted by the group keys."""
+    """The rows of summary.csv from the parts of every piece, sorted by the group keys.
+
+    Grouped on integer codes like the parts (a province's parts are a million rows): the
+    sums per group, and its enterprises as the distinct enterprise codes among its rows."""
     if parts.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    keys = [*SUMMARY_KEYS, "enterprise_id"]
-    sums = ["accounts", "quantity_milli", "amount_fen"]
-    per_enterprise = parts.groupby(keys, sort=False, dropna=False)[sums].sum().reset_index()
-    grouped = per_enterprise.groupby(SUMMARY_KEYS, sort=False, dropna=False)
-    summary = grouped[sums].sum()
-    summary["enterprises"] = grouped.size()
-    summary = summary.reset_index().sort_values(SUMMARY_KEYS, kind="stable")
-    summary = summary.reset_index(drop=True)
+    group = _group_codes(parts[SUMMARY_KEYS])
+    groups = int(group.max()) + 1
+    enterprise = _codes(parts["enterprise_id"])
+    first = _first_mask(group * (int(enterprise.max()) + 1) + enterprise)
+    summary = _first_of_each(parts[SUMMARY_KEYS], group, groups)
+    for name in ("accounts", "quantity_milli", "amount_fen"):
+        summary[name] = _sum_per_group(group, parts[name].to_numpy(dtype=np.int64), groups)
+    summary["enterprises"] = np.bincount(group[first], minlength=groups).astype(np.int64)
+    summary = summary.sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True)
     summary["enterprises"] = summary["enterprises"].astype(str)
     summary["accounts"] = summary["accounts"].astype(str)
     summary["quantity"] = format_trimmed(summary["quantity_milli"].astype(np.int64), 3)

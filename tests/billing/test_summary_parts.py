@@ -7,7 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.billing.batch import PART_COLUMNS, sum_parts
+from pricing.billing.batch import PART_COLUMNS, SUMMARY_COLUMNS, sum_parts, summary_from_parts
+from pricing.billing.money import format_fixed, format_trimmed
 
 KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
 SUMS = PART_COLUMNS[5:]
@@ -45,3 +46,36 @@ def test_sum_parts_is_the_groupby_of_the_texts(rows: list[tuple]) -> None:
     assert summed[SUMS].dtypes.tolist() == [np.int64] * 3
     assert as_set(summed) == as_set(expected)
     assert len(summed) == len(expected)
+
+
+def grouped_summary(parts: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv's rows by two pandas groupbys on the texts: what the codes must equal."""
+    sums = ["accounts", "quantity_milli", "amount_fen"]
+    per_enterprise = parts.groupby(KEYS, sort=False, dropna=False)[sums].sum().reset_index()
+    grouped = per_enterprise.groupby(KEYS[:4], sort=False, dropna=False)
+    summary = grouped[sums].sum()
+    summary["enterprises"] = grouped.size()
+    summary = summary.reset_index().sort_values(KEYS[:4], kind="stable").reset_index(drop=True)
+    summary["enterprises"] = summary["enterprises"].astype(str)
+    summary["accounts"] = summary["accounts"].astype(str)
+    summary["quantity"] = format_trimmed(summary["quantity_milli"].astype(np.int64), 3)
+    summary["amount"] = format_fixed(summary["amount_fen"].astype(np.int64), 2)
+    for key in KEYS[:4]:
+        summary[key] = summary[key].astype("string")
+    return summary[SUMMARY_COLUMNS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(part, max_size=60), st.booleans())
+def test_summary_from_parts_is_the_groupby_of_the_texts(rows: list[tuple],
+                                                        missing: bool) -> None:
+    """The summary's rows, order and text equal two groupbys, repeated (group, enterprise)
+    rows and missing keys included."""
+    parts = frame(rows)
+    if missing and len(parts):
+        parts.loc[0, "class"] = pd.NA
+    found = summary_from_parts(parts)
+    expected = grouped_summary(parts) if len(parts) else pd.DataFrame(columns=SUMMARY_COLUMNS)
+    assert found.astype(object).fillna("<NA>").values.tolist() == \
+        expected.astype(object).fillna("<NA>").values.tolist()
+    assert list(found.columns) == list(expected.columns)
