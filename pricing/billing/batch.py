@@ -369,7 +369,11 @@ def _rank(values: pa.Array, few: bool = False) -> np.ndarray:
 def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
     """Text as one Arrow array: pandas' Arrow-backed text (``large_string``) as it is, so
     neither this nor wrapping the result back in pandas rewrites the offsets (a fresh 8 MB
-    per million values, each way); other values become ``string``."""
+    per million values, each way); other values become ``string``. The column's array is
+    converted, not the Series: Arrow's probe of a Series for conversion methods would make
+    pandas hash its index (a quarter second for a province's places)."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.array
     array = pa.array(values, from_pandas=True)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()

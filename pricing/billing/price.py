@@ -48,8 +48,9 @@ class Priced:
 
 
 def _text(values: pd.Series | pd.Index) -> pa.Array:
-    """A text column as one Arrow string array (Arrow-backed columns convert without copy)."""
-    array = pa.array(values, type=pa.string(), from_pandas=True)
+    """A text column as one Arrow string array (Arrow-backed columns convert without copy);
+    from its array, which Arrow converts without probing the Series (and hashing its index)."""
+    array = pa.array(values.array, type=pa.string(), from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
