@@ -1,6 +1,7 @@
 """Streamed runs: extracts larger than memory, read in pieces of at most ``--chunk-lines``.
 
-Two passes. The first parses each piece once: its key fields go to the cross-piece checks
+Two passes. The first, run while the register is read and classified, parses each piece
+once: its key fields go to the cross-piece checks
 (:mod:`pricing.billing.crosscheck`, duplicate keys and account conflicts anywhere in the run),
 its parsed lines to a spill file. The second checks and prices each piece with the same
 functions as an in-memory run, appends its rejects to rejects.csv (pieces come in file order),
@@ -26,6 +27,7 @@ import dataclasses
 import functools
 import math
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -178,17 +180,29 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     # stays with the allocator for the next piece rather than going back to the system:
     # the peak is the same, and fresh pages, zeroed by the system on first touch, are a
     # sixth of a streamed run's time (returning them after each piece cost 10-15 %).
-    classified = dataclasses.replace(classify_month(opts, opts.catalog), register=None)
     expected = sum(scan.newlines for scan in scans)
     pieces = max(1, math.ceil(expected / opts.chunk_lines))
     encoding = ENCODINGS[opts.encoding]
     with RunDirectory(out) as run_dir, tempfile.TemporaryDirectory(
-            prefix=".spill-", dir=run_dir.path("")) as spill:
+            prefix=".spill-", dir=run_dir.path("")) as spill, \
+            ThreadPoolExecutor(max_workers=1) as beside:
         cache = _LineCache(Path(spill))
         check = CrossCheck(Path(spill), pieces, opts.period, expected, cache.keys_at)
         opts.progress.step(f"first pass: reading about {expected} lines in {pieces} pieces")
+        # The first pass needs nothing of the policy: it runs beside the register's reading
+        # and classification, which keep one core busy for most of their time. Errors keep
+        # their order: the register's and the rulebooks' are raised first.
+        stop = threading.Event()
+        first = beside.submit(_first_pass, opts, scans, check, cache, stop)
+        try:
+            classified = dataclasses.replace(classify_month(opts, opts.catalog), register=None)
+        except BaseException:
+            stop.set()
+            with contextlib.suppress(BaseException):
+                first.result()
+            raise
         inputs = list(classified.inputs)
-        for path, sha, rows in _first_pass(opts, scans, check, cache):
+        for path, sha, rows in first.result():
             inputs.append(input_entry("billing", path, sha, rows))
         opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
         check.finish()
@@ -308,15 +322,19 @@ def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Clas
 
 
 def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
-                cache: _LineCache) -> list[tuple[Path, str, int]]:
+                cache: _LineCache, stop: threading.Event | None = None
+                ) -> list[tuple[Path, str, int]]:
     """Parse every piece once: its keys go to ``check``, its lines to ``cache`` for the
-    second pass. Returns the checksum and data rows of each file."""
+    second pass. Returns the checksum and data rows of each file; stops early, with what it
+    has, once ``stop`` is set (the run has failed already)."""
     inputs = []
     first_row = 0
     for order, (path, scan) in enumerate(zip(opts.billing, scans, strict=True)):
         reader = PieceReader(Path(path), str(path), opts.chunk_lines, scan.encoding)
         rows = 0
         for raw, keys in ahead(_parsed(reader, Path(path), order)):
+            if stop is not None and stop.is_set():
+                return inputs
             check.add(first_row, keys)
             cache.add(_Piece(raw, first_row, keys), Path(path).name, order)
             first_row += raw.num_rows

@@ -175,3 +175,26 @@ def test_padded_and_aliased_keys_in_pieces_equal_in_memory(
     """The keys a streamed run stores between its passes, and gives back from the raw text,
     are the keys an in-memory run finds: trimmed ids, utility aliases, empty accounts."""
     assert whole_and_in_pieces(tmp_path, messy_text(items), chunk) == []
+
+
+def test_register_errors_come_first_while_the_first_pass_runs_beside(tmp_path: Path) -> None:
+    """The first pass runs beside the register's classification: a bad register is still
+    what a streamed run reports, as an in-memory one does, even with a bad extract too."""
+    lines = (GOLDEN / "register.csv").read_text(encoding="utf-8").splitlines()
+    bad = lines[1].split(",")
+    bad[0] = bad[0][:-1] + ("0" if bad[0][-1] != "0" else "1")  # a wrong check character
+    register = tmp_path / "register.csv"
+    register.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
+    extract = tmp_path / "billing.csv"
+    extract.write_bytes((GOLDEN / "billing.csv").read_bytes() + b'electricity,"E99\n')
+    results = []
+    for extra in ([], ["--chunk-lines", "3"]):
+        args = ["run", "--period", "2025-03", "--register", str(register),
+                "--rules", str(GOLDEN / "rules"), "--tariffs", str(GOLDEN / "tariffs"),
+                "--billing", str(extract), "--out", str(tmp_path / f"run{len(extra)}"),
+                *extra]
+        results.append(CliRunner().invoke(main, args))
+    assert [r.exit_code for r in results] == [1, 1]
+    assert "register.csv" in results[1].output and "enterprise_id" in results[1].output
+    assert results[0].output == results[1].output
+    assert not (tmp_path / "run2").exists()
