@@ -29,7 +29,7 @@ import math
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,11 +138,15 @@ class _Tally:
     The pieces' summary parts wait in a list and are summed per group and enterprise once
     they hold more rows than the sums so far (or :data:`PENDING_PARTS`): a province's
     million enterprises are regrouped every few pieces, not after each, and the parts held
-    stay within twice the sums, however many pieces come."""
+    stay within twice the sums, however many pieces come. The sums are made by ``summing``
+    (one thread), beside the next pieces: a province's took a second, during which the
+    pieces waited."""
 
+    summing: Executor
     counts: dict[str, int] = field(default_factory=dict)
     fen: dict[str, int] = field(default_factory=dict)
-    _summed: pd.DataFrame | None = None
+    _summed: Future[pd.DataFrame] | None = None
+    _summed_rows: int = 0
     _pending: list[pd.DataFrame] = field(default_factory=list)
 
     def count(self, month: MonthResult) -> None:
@@ -153,8 +157,9 @@ class _Tally:
 
     def add(self, surcharges: pd.DataFrame) -> None:
         self._pending.append(summary_parts(surcharges))
-        summed = 0 if self._summed is None else len(self._summed)
-        if sum(len(part) for part in self._pending) > max(summed, PENDING_PARTS):
+        if self._summed is not None and self._summed.done():
+            self._summed_rows = len(self._summed.result())  # else the rows sent to be summed
+        if sum(len(part) for part in self._pending) > max(self._summed_rows, PENDING_PARTS):
             self._regroup()
 
     @property
@@ -162,13 +167,20 @@ class _Tally:
         """The parts summed per group and enterprise; None before any piece."""
         if self._pending:
             self._regroup()
-        return self._summed
+        return None if self._summed is None else self._summed.result()
 
     def _regroup(self) -> None:
-        frames = [*([] if self._summed is None else [self._summed]), *self._pending]
-        self._pending = []
-        self._summed = frames[0] if len(frames) == 1 else sum_parts(
-            pd.concat(frames, ignore_index=True))
+        frames, self._pending = self._pending, []
+        self._summed_rows += sum(len(frame) for frame in frames)
+        self._summed = self.summing.submit(_summed_with, self._summed, frames)
+
+
+def _summed_with(before: Future[pd.DataFrame] | None, frames: list[pd.DataFrame]
+                 ) -> pd.DataFrame:
+    """The sums so far and the waiting parts, summed per group and enterprise (``before``
+    is done: the sums are made one after the other, in one thread)."""
+    parts = [*([] if before is None else [before.result()]), *frames]
+    return parts[0] if len(parts) == 1 else sum_parts(pd.concat(parts, ignore_index=True))
 
 
 PENDING_PARTS = 250_000  # summary part rows that may wait to be summed
@@ -207,7 +219,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
         check.finish()
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
-        tally = _Tally()
+        tally = _Tally(summing=beside)  # the first pass's thread, free again
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
