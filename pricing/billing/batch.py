@@ -85,6 +85,8 @@ class MonthResult:
     enterprises: pd.DataFrame | None = None  # district, industry_code by enterprise_id
     register: pd.DataFrame | None = None  # the register as read, every year
     places: TextIndex | None = None  # place_index(enterprises), when made once per run
+    place_of_code: np.ndarray | None = None  # per id of the kept ClassificationIndex (and a
+    # last -1): its row in the places, when priced.enterprise_codes refer to that index
     raw: pa.Table | None = None  # the lines' text as read, at their raw_row (Extract.raw)
 
 
@@ -273,8 +275,7 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
             for name in ("period", "utility", "account_id")}
     enterprise = pc.take(_arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
-    found = (month.places.positions(enterprise) if month.places is not None  # kept hashes
-             else encoded_lookup(enterprise, _arrow_text(places.index)))
+    found = _places_of(month, enterprise, line_rows)
     at_place = pa.array(found, mask=found < 0)
     utility = text["utility"]
     units = pa.array(list(UNITS.values()), pa.string())
@@ -303,6 +304,35 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "_row": line_rows,
         "_qty": lines["quantity_milli"].to_numpy(dtype=np.int64)[line_rows],
     }, copy=False)  # nothing here is written to again: no copy into blocks
+
+
+def _places_of(month: MonthResult, enterprise: pa.Array, line_rows: np.ndarray) -> np.ndarray:
+    """Each surcharge row's enterprise's row in the register's places, -1 if none.
+
+    A streamed run maps the classification's ids to places once; a piece's rows then take
+    their place from the code pricing found for their line, and only the lines of
+    enterprises the classification lacks (priced by a component without rulebook) are
+    looked up by id."""
+    codes = month.priced.enterprise_codes
+    if month.place_of_code is not None and codes is not None:
+        line_code = codes[line_rows]
+        found = month.place_of_code[line_code]  # code -1 takes the trailing -1
+        unknown = np.flatnonzero(line_code < 0)
+        if len(unknown):
+            found[unknown] = _looked_up(month, enterprise.take(pa.array(unknown)))
+        return found
+    return _looked_up(month, enterprise)
+
+
+def _looked_up(month: MonthResult, enterprise: pa.Array) -> np.ndarray:
+    if month.places is not None:  # hashes kept for the run
+        return month.places.positions(enterprise)
+    return encoded_lookup(enterprise, _arrow_text(month.enterprises.index))
+
+
+def place_of_code(index: ClassificationIndex, places: TextIndex) -> np.ndarray:
+    """Per id of ``index`` (and a trailing -1 for none), its row in the places, -1 if none."""
+    return np.append(places.positions(index.enterprise_ids), -1)
 
 
 def surcharge_order(accounts: pa.Table, components: pa.Table,

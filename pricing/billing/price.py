@@ -45,6 +45,8 @@ class Priced:
 
     surcharges: pd.DataFrame  # CANDIDATE_COLUMNS + amount_fen; `row` points into the lines
     faults: pd.DataFrame  # one row per rejected line: row, reason_code, detail
+    enterprise_codes: np.ndarray | None = None  # per line: its enterprise's position in the
+    # ClassificationIndex's ids (-1: not classified), when priced against a kept index
 
 
 def _text(values: pd.Series | pd.Index) -> pa.Array:
@@ -257,6 +259,7 @@ def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
     """
     table = index if index is not None else ClassificationIndex(classification)
     view = _Lines.of(lines.reset_index(drop=True), table, kept=index is not None)
+    codes = view.table_enterprise if index is not None else None
     found: list[_Found] = []
     faults: list[pd.DataFrame] = []
     for number, item in enumerate(components):
@@ -293,8 +296,9 @@ def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,
         cand = _concat([], CANDIDATE_COLUMNS)
         cand = cand.assign(amount_fen=amount_fen(cand["basis_milli"], cand["rate_nano"],
                                                  cand["days"], cand["days_in_month"]))
-        return Priced(cand.reset_index(drop=True), faulted)
-    return Priced(_surcharges(found, components, table, fault["row"].to_numpy()), faulted)
+        return Priced(cand.reset_index(drop=True), faulted, codes)
+    return Priced(_surcharges(found, components, table, fault["row"].to_numpy()), faulted,
+                  codes)
 
 
 def _surcharges(found: list[_Found], components: list[InForce], table: ClassificationIndex,

@@ -55,6 +55,7 @@ from pricing.billing.batch import (
     input_entry,
     manifest,
     place_index,
+    place_of_code,
     price_clean,
     raise_reject_rate,
     reject_rate_exceeded,
@@ -225,6 +226,8 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         pricer = _cluster_pricer(opts, classified, components)
         index = None if opts.cluster else ClassificationIndex(classified.classification.table)
         places = place_index(classified.enterprises)  # hashed once, looked up per piece
+        # each classified id's place, once: a piece's rows take theirs from pricing's codes
+        placed = None if index is None else place_of_code(index, places)
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None
@@ -232,7 +235,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{checked.rows} lines")
                 month = _price_piece(opts, checked, classified, components, pricer, index,
-                                     places)
+                                     places, placed)
                 surcharges = surcharge_table(month, ordered=False)  # the buckets sort
                 tally.count(month)
                 if kept is not None:
@@ -300,12 +303,13 @@ def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
 
 def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
                  components: list[InForce], pricer: ClusterPricer | None,
-                 index: ClassificationIndex | None, places: TextIndex) -> MonthResult:
+                 index: ClassificationIndex | None, places: TextIndex,
+                 placed: np.ndarray | None = None) -> MonthResult:
     lines = checked.clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer, index)
     rejects = all_rejects(checked.rejects, lines, priced, checked.raw)
     return MonthResult(classified.classification, lines, priced, rejects, checked.rows, [],
-                       classified.enterprises, places=places)
+                       classified.enterprises, places=places, place_of_code=placed)
 
 
 def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,

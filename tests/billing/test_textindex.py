@@ -80,3 +80,32 @@ def test_more_keys_than_twice_the_values_use_arrow(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(textindex, "_hashed", lambda *_: pytest.fail("hashed the values"))
     keys = values * 3
     assert TextIndex(pa.array(values)).positions(pa.array(keys)).tolist() == [0, 1] * 3
+
+
+_IDS = [f"9133021200000{n:04d}X" for n in range(12)]
+
+
+@given(st.lists(st.sampled_from(_IDS), unique=True, max_size=8),
+       st.lists(st.sampled_from(_IDS), unique=True, max_size=8),
+       st.lists(st.sampled_from(_IDS), min_size=1, max_size=20),
+       st.lists(st.integers(0, 19), max_size=30))
+def test_places_from_pricing_codes_equal_a_lookup_by_id(places: list[str], classified: list[str],
+                                                        lines: list[str],
+                                                        rows: list[int]) -> None:
+    """A streamed piece takes each surcharge row's place from its line's classification
+    code (ids the classification lacks looked up by id): the same rows as looking up every
+    row's id in the places."""
+    from types import SimpleNamespace
+
+    from pricing.billing.batch import _places_of, place_of_code
+
+    line_rows = np.array([row % len(lines) for row in rows], dtype=np.int64)
+    enterprise = pa.array([lines[row] for row in line_rows], pa.string())
+    index = SimpleNamespace(enterprise_ids=pa.array(classified, pa.string()))
+    kept = TextIndex(pa.array(places, pa.string()))
+    codes = np.array([classified.index(i) if i in classified else -1 for i in lines])
+    month = SimpleNamespace(priced=SimpleNamespace(enterprise_codes=codes),
+                            place_of_code=place_of_code(index, kept), places=kept,
+                            enterprises=None)
+    expected = [places.index(i) if i in places else -1 for i in enterprise.to_pylist()]
+    assert _places_of(month, enterprise, line_rows).tolist() == expected
