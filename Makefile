@@ -27,8 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py --cold 5
-	$(BIN)/python benchmarks/run.py --enterprises 1000000 --lines 5000000 --skip-rete
+	$(BIN)/python benchmarks/run.py --repeat 3 --cluster local:2 --cold 5
+	$(BIN)/python benchmarks/run.py --lines 5000000 --skip-rete
+	$(BIN)/python benchmarks/run.py --enterprises 1000000 --lines 5000000 --skip-rete --cold 5
 	$(BIN)/python benchmarks/stream_bench.py
 
 # Headless Chromium and a CJK font for the report's browser test (Debian packages, root).
