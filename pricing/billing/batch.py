@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pricing import __version__
 from pricing.billing.components import InForce, in_force, month_bounds
 from pricing.billing.crosscheck import sort_key
-from pricing.billing.extract import Extract, raw_of, read_extracts
+from pricing.billing.extract import Extract, arrow_text, raw_of, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
@@ -92,7 +92,7 @@ class MonthResult:
 
 def place_index(enterprises: pd.DataFrame) -> TextIndex:
     """Where each enterprise id is in the register's places (district, industry code)."""
-    return TextIndex(_arrow_text(enterprises.index))
+    return TextIndex(arrow_text(enterprises.index))
 
 
 def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
@@ -263,17 +263,17 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         used = np.zeros(len(lines), dtype=bool)
         used[line_rows] = True
         priced = pa.array(np.flatnonzero(used))
-        accounts = pa.table({name: pc.take(_arrow_text(lines[name]), priced)
+        accounts = pa.table({name: pc.take(arrow_text(lines[name]), priced)
                              for name in ("period", "utility", "account_id")})
-        components = pa.table({"component_id": _arrow_text(cand["component_id"]),
-                               "band": _arrow_text(cand["band"]),
+        components = pa.table({"component_id": arrow_text(cand["component_id"]),
+                               "band": arrow_text(cand["band"]),
                                "order": cand["order"].to_numpy(dtype=np.int64)})
         order = surcharge_order(accounts, components, (np.cumsum(used) - 1)[line_rows])
         cand = cand.take(order)
         line_rows = line_rows[order]
-    text = {name: pc.take(_arrow_text(lines[name]), line_rows)
+    text = {name: pc.take(arrow_text(lines[name]), line_rows)
             for name in ("period", "utility", "account_id")}
-    enterprise = pc.take(_arrow_text(lines["enterprise_id"]), line_rows)
+    enterprise = pc.take(arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
     found = _places_of(month, enterprise, line_rows)
     at_place = pa.array(found, mask=found < 0)
@@ -284,15 +284,15 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         "utility": _series(utility),
         "account_id": _series(text["account_id"]),
         "enterprise_id": _series(enterprise),
-        "district": _series(pc.fill_null(pc.take(_arrow_text(places["district"]), at_place),
+        "district": _series(pc.fill_null(pc.take(arrow_text(places["district"]), at_place),
                                          "")),
-        "industry_code": _series(pc.fill_null(pc.take(_arrow_text(places["industry_code"]),
+        "industry_code": _series(pc.fill_null(pc.take(arrow_text(places["industry_code"]),
                                                       at_place), "")),
-        "rulebook": _series(_arrow_text(cand["rulebook"])),
-        "class": _series(_arrow_text(cand["class"])),
-        "rule_id": _series(pc.fill_null(_arrow_text(cand["rule_id"]), "")),
-        "component_id": _series(_arrow_text(cand["component_id"])),
-        "band": _series(_arrow_text(cand["band"])),
+        "rulebook": _series(arrow_text(cand["rulebook"])),
+        "class": _series(arrow_text(cand["class"])),
+        "rule_id": _series(pc.fill_null(arrow_text(cand["rule_id"]), "")),
+        "component_id": _series(arrow_text(cand["component_id"])),
+        "band": _series(arrow_text(cand["band"])),
         "basis_quantity": format_trimmed(cand["basis_milli"].reset_index(drop=True), 3),
         "unit": _series(pc.take(units, pc.index_in(utility, value_set=pa.array(list(UNITS))))),
         "rate": _per_distinct(cand["rate_nano"].to_numpy(dtype=np.int64),
@@ -327,7 +327,7 @@ def _places_of(month: MonthResult, enterprise: pa.Array, line_rows: np.ndarray) 
 def _looked_up(month: MonthResult, enterprise: pa.Array) -> np.ndarray:
     if month.places is not None:  # hashes kept for the run
         return month.places.positions(enterprise)
-    return encoded_lookup(enterprise, _arrow_text(month.enterprises.index))
+    return encoded_lookup(enterprise, arrow_text(month.enterprises.index))
 
 
 def place_of_code(index: ClassificationIndex, places: TextIndex) -> np.ndarray:
@@ -396,22 +396,6 @@ def _rank(values: pa.Array, few: bool = False) -> np.ndarray:
     return rank
 
 
-def _arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
-    """Text as one Arrow array: pandas' Arrow-backed text (``large_string``) as it is, so
-    neither this nor wrapping the result back in pandas rewrites the offsets (a fresh 8 MB
-    per million values, each way); other values become ``string``. The column's array is
-    converted, not the Series: Arrow's probe of a Series for conversion methods would make
-    pandas hash its index (a quarter second for a province's places)."""
-    if isinstance(values, pd.Series | pd.Index):
-        values = values.array
-    array = pa.array(values, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        array = array.cast(pa.string())
-    return array
-
-
 def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(array))
 
@@ -420,7 +404,7 @@ def _per_distinct(values: np.ndarray, text: Callable[[np.ndarray], pd.Series]) -
     """``text(values)`` computed once per distinct value (rates, prorations repeat a lot);
     the distinct values found by hashing, not sorting."""
     at, distinct = pd.factorize(values)
-    formatted = _arrow_text(text(np.asarray(distinct)).reset_index(drop=True))
+    formatted = arrow_text(text(np.asarray(distinct)).reset_index(drop=True))
     return _series(pc.take(formatted, at))
 
 
@@ -586,7 +570,7 @@ def counts_of(month: MonthResult) -> dict[str, int]:
 def fen_by_utility(month: MonthResult) -> dict[str, int]:
     """The month's surcharge total per utility, in fen."""
     cand = month.priced.surcharges
-    utility = pc.take(_arrow_text(month.lines["utility"]), cand["row"].to_numpy())
+    utility = pc.take(arrow_text(month.lines["utility"]), cand["row"].to_numpy())
     fen_values = cand["amount_fen"].to_numpy(dtype=np.int64)
     totals = {}
     for name in UNITS:

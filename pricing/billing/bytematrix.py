@@ -1,4 +1,5 @@
-"""Texts of one byte width read as a matrix straight from an Arrow array's buffers.
+"""Texts read straight from an Arrow array's buffers: their offsets, and texts of one byte
+width as a matrix.
 
 Credit codes (18 ASCII bytes) and most account numbering schemes are one width: their bytes
 laid out as an (n, width) matrix let numpy check, hash and compare them without a per-text
@@ -11,19 +12,27 @@ import numpy as np
 import pyarrow as pa
 
 
-def byte_matrix(text: pa.Array) -> np.ndarray | None:
-    """The texts' bytes as an (n, width) ``uint8`` view when every text is ``width`` bytes
-    long (``width`` > 0, none missing), else None."""
-    if len(text) == 0 or text.null_count:
-        return None
+def text_offsets(text: pa.Array) -> np.ndarray | None:
+    """The ``len(text) + 1`` offsets of a ``string`` or ``large_string`` array, as a view of
+    its buffer (int32 or int64); None for other types."""
     if pa.types.is_string(text.type):
         offset_type = np.int32
     elif pa.types.is_large_string(text.type):
         offset_type = np.int64
     else:
         return None
-    offsets = np.frombuffer(text.buffers()[1], dtype=offset_type)[
+    return np.frombuffer(text.buffers()[1], dtype=offset_type)[
         text.offset : text.offset + len(text) + 1]
+
+
+def byte_matrix(text: pa.Array) -> np.ndarray | None:
+    """The texts' bytes as an (n, width) ``uint8`` view when every text is ``width`` bytes
+    long (``width`` > 0, none missing), else None."""
+    if len(text) == 0 or text.null_count:
+        return None
+    offsets = text_offsets(text)
+    if offsets is None:
+        return None
     first, width = int(offsets[0]), int(offsets[1] - offsets[0])
     if width <= 0 or int(offsets[-1]) - first != width * len(text) \
             or not (np.diff(offsets) == width).all():

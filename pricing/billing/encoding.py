@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pandas is imported where rows become a frame: the raw read 
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "gbk")
 _NEWLINE, _QUOTE, _CR = 10, 34, 13
 _SCAN_BYTES = 1 << 18
+_TEXT = pa.string()  # the columns' type, unless a caller asks for large_string
 
 
 def count_byte(data: bytes | bytearray | memoryview, value: int) -> int:
@@ -254,7 +255,7 @@ def _table(body: bytes, source: str, unchecked: bool, large_text: bool = False
     header = parse_header(body[: 1 << 16], source)
     table, row_lines = parse_records(body, header, source, first_line=1, has_header=True,
                                      quick=quick, utf8_errors=unchecked,
-                                     text=pa.large_string() if large_text else pa.string())
+                                     text=pa.large_string() if large_text else _TEXT)
     return header, table, row_lines
 
 
@@ -277,15 +278,14 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
                   columns: list[str] | None = None,
                   utf8_errors: bool = False,
                   newlines: int | None = None,
-                  text: pa.DataType | None = None) -> tuple[pa.Table, np.ndarray]:
+                  text: pa.DataType = _TEXT) -> tuple[pa.Table, np.ndarray]:
     """Arrow text columns of the records in ``body`` and the physical line of each.
 
     ``body`` is UTF-8 and holds whole records: a file (``has_header``) or a piece of one
     that starts on line ``first_line``. ``columns`` reads only those. InputError when Arrow
     cannot parse it; with ``utf8_errors``, ``_NotUtf8`` instead (the caller then decodes the
     file itself, so an undecodable byte is reported before a malformed record). ``newlines``,
-    when the caller counted them, spares counting them again. ``text``: the columns' type,
-    ``string`` unless given.
+    when the caller counted them, spares counting them again. ``text``: the columns' type.
     """
     quick = _one_line_each(body) if quick is None else quick
     try:
@@ -295,7 +295,7 @@ def parse_records(body: bytes, header: list[str], source: str, *, first_line: in
                                            use_threads=True, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: text or pa.string() for name in header},
+                column_types={name: text for name in header},
                 include_columns=columns,
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )

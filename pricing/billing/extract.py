@@ -147,6 +147,22 @@ def _string_series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(array))
 
 
+def arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
+    """Text as one Arrow array: pandas' Arrow-backed text (``large_string``) as it is, so
+    neither this nor wrapping the result back in pandas rewrites the offsets (a fresh 8 MB
+    per million values, each way); other values become ``string``. The column's array is
+    converted, not the Series: Arrow's probe of a Series for conversion methods would make
+    pandas hash its index (a quarter second for a province's places)."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.array
+    array = pa.array(values, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.string())
+    return array
+
+
 def _int_series(array: pa.Array, nullable: bool) -> pd.Series:
     if nullable:
         return pd.Series(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array,
@@ -428,9 +444,9 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     production, production_ok, _ = numbers["production_quantity"]
     production_milli = pc.coalesce(production, quantity)
 
-    def text_of(array: pa.Array) -> Callable[[np.ndarray], pd.Series]:
+    def text_of(array: pa.Array, rows: np.ndarray) -> pd.Series:
         """The texts of the rows of a mask (indexed 0, 1, … like every detail part)."""
-        return lambda rows: _string_series(array.filter(pa.array(rows)))
+        return _string_series(array.filter(pa.array(rows)))
 
     # (reason, where, detail): the detail is built only for the lines that get that reason
     faults: list[tuple[str, np.ndarray, Callable[[np.ndarray], pd.Series | str]]] = []
@@ -442,7 +458,7 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
         faults.append((reason, np.asarray(where, dtype=bool), detail))
 
     def raw(name: str) -> Callable[[np.ndarray], pd.Series]:
-        return lambda rows: _quoted(text_of(raw_text[name])(rows))
+        return lambda rows: _quoted(text_of(raw_text[name], rows))
 
     def num(values: np.ndarray, rows: np.ndarray) -> pd.Series:
         return pd.Series(values[rows]).astype(str)
@@ -464,7 +480,7 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
     for name, scale in _NUMBERS:
         _, ok, why = numbers[name]
         fault("bad_number", ~ok, lambda rows, name=name, scale=scale, why=why:
-              f"column '{name}': " + text_of(why)(rows).fillna("")
+              f"column '{name}': " + text_of(why, rows).fillna("")
               + ", found " + raw(name)(rows)
               + f"; expected a decimal ≥ 0 with at most {scale} decimal places")
     exceeds = pc.and_(pc.greater(production, quantity),
@@ -474,11 +490,11 @@ def check_lines(lines: pa.Table, period: str | None, crossed: CrossFaults | None
 
     lines_per_key, owners = crossed.lines_per_key, crossed.owners
     fault("duplicate_line", lines_per_key > 1, lambda rows: "(utility, account_id, period) = ("
-          + text_of(utility)(rows) + ", " + text_of(account_id)(rows) + ", "
-          + text_of(month)(rows) + ") occurs on " + num(lines_per_key, rows) + " lines")
+          + text_of(utility, rows) + ", " + text_of(account_id, rows) + ", "
+          + text_of(month, rows) + ") occurs on " + num(lines_per_key, rows) + " lines")
 
-    fault("account_conflict", owners > 1, lambda rows: "account (" + text_of(utility)(rows)
-          + ", " + text_of(account_id)(rows) + ") belongs to "
+    fault("account_conflict", owners > 1, lambda rows: "account (" + text_of(utility, rows)
+          + ", " + text_of(account_id, rows) + ") belongs to "
           + num(owners, rows) + " different enterprise ids")
 
     reason = np.full(lines.num_rows, -1, dtype=np.int16)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import as_strided
 
-from pricing.billing.bytematrix import byte_matrix
+from pricing.billing.bytematrix import byte_matrix, text_offsets
 
 _BLOCK_ROWS = 1 << 16
 
@@ -26,8 +26,7 @@ def id_hash(ids: pa.Array, salt: np.ndarray) -> np.ndarray:
     at a time: the temporaries stay small and warm instead of each as large as the column.
     """
     ids = pc.fill_null(ids, "").cast(pa.large_string())
-    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
-        ids.offset : ids.offset + len(ids) + 1]
+    offsets = text_offsets(ids)
     matrix = byte_matrix(ids)
     windows = None if matrix is not None else _windows(ids.buffers()[2])
     result = np.empty(len(ids), dtype=np.uint64)

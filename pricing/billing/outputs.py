@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from pricing.billing.bytematrix import text_offsets
+
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 _SPECIAL = np.zeros(256, dtype=bool)
 _SPECIAL[list(b'",\r\n')] = True
@@ -64,10 +66,10 @@ def _needs_quotes(array: pa.Array) -> np.ndarray | None:
     a byte scan reduced over each row's span of bytes tells which rows hold one; None when
     no row does.
     """
-    _, offsets, data = array.buffers()
+    data = array.buffers()[2]
     if data is None or len(array) == 0:
         return None
-    bounds = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    bounds = text_offsets(array)
     text = np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[-1]]
     special = np.zeros(len(text) + 1, dtype=bool)  # a False past the end for empty last rows
     np.take(_SPECIAL, text, out=special[:-1])
@@ -126,8 +128,8 @@ def _csv_lines(columns: list[pa.Array]) -> memoryview:
 def _text_bytes(lines: pa.Array) -> memoryview:
     """The UTF-8 bytes of a non-empty text array's values, back to back (no copy)."""
     lines = lines.cast(pa.large_string())
-    _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    bounds = text_offsets(lines)
     first, last = int(bounds[0]), int(bounds[-1])
     return memoryview(data.slice(first, last - first))
 

@@ -47,7 +47,6 @@ from pricing.billing.batch import (
     Classified,
     MonthResult,
     RunOptions,
-    _arrow_text,
     all_rejects,
     classify_month,
     counts_of,
@@ -73,6 +72,7 @@ from pricing.billing.extract import (
     COLUMNS,
     Keys,
     account_key,
+    arrow_text,
     check_lines,
     enterprise_key,
     extract_columns,
@@ -304,7 +304,7 @@ def _checked(opts: RunOptions, pieces: Iterator[_Piece], check: CrossCheck
 def _price_piece(opts: RunOptions, checked: _Checked, classified: Classified,
                  components: list[InForce], pricer: ClusterPricer | None,
                  index: ClassificationIndex | None, places: TextIndex,
-                 placed: np.ndarray | None = None) -> MonthResult:
+                 placed: np.ndarray | None) -> MonthResult:
     lines = checked.clean.reset_index(drop=True)
     priced = price_clean(opts, lines, classified, components, pricer, index)
     rejects = all_rejects(checked.rejects, lines, priced, checked.raw)
@@ -328,18 +328,17 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
 def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Classified,
                           tally: _Tally) -> list[dict]:
     outputs = []
+    parts = tally.parts  # the last parts summed: read once
     for name, frame in (("classification.csv", classified.classification.table),
                         ("summary.csv", summary_from_parts(
-                            tally.parts if tally.parts is not None
-                            else pd.DataFrame(columns=PART_COLUMNS)))):
+                            parts if parts is not None else pd.DataFrame(columns=PART_COLUMNS)))):
         sha, rows = write_csv(frame, run_dir.path(name), encoding)
         outputs.append({"name": name, "sha256": sha, "rows": rows})
     return outputs
 
 
 def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
-                cache: _LineCache, stop: threading.Event | None = None
-                ) -> list[tuple[Path, str, int]]:
+                cache: _LineCache, stop: threading.Event) -> list[tuple[Path, str, int]]:
     """Parse every piece once: its keys go to ``check``, its lines to ``cache`` for the
     second pass. Returns the checksum and data rows of each file; stops early, with what it
     has, once ``stop`` is set (the run has failed already)."""
@@ -349,7 +348,7 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
         reader = PieceReader(Path(path), str(path), opts.chunk_lines, scan.encoding)
         rows = 0
         for raw, keys in ahead(_parsed(reader, Path(path), order)):
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 return inputs
             check.add(first_row, keys)
             cache.add(_Piece(raw, first_row, keys), Path(path).name, order)
@@ -495,7 +494,7 @@ class _Buckets:
     def add(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        keys = {name: _arrow_text(frame[name]) for name in [*_ACCOUNT, *_COMPONENT[:-1]]}
+        keys = {name: arrow_text(frame[name]) for name in [*_ACCOUNT, *_COMPONENT[:-1]]}
         table = pa.table({**keys, "_order": frame["_order"].to_numpy(dtype=np.int64),
                           "csv": csv_rows(frame, SURCHARGE_COLUMNS)})
         key = sort_key(keys["utility"], keys["account_id"])
