@@ -7,12 +7,22 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.billing.batch import PART_COLUMNS, SUMMARY_COLUMNS, sum_parts, summary_from_parts
+from pricing.billing.batch import (
+    PART_COLUMNS,
+    PART_KEYS,
+    PART_SUMS,
+    SUMMARY_COLUMNS,
+    sum_parts,
+    summary_from_parts,
+)
 from pricing.billing.money import format_fixed, format_trimmed
 
-KEYS = PART_COLUMNS[:5]  # utility, district, rulebook, class, enterprise_id
-SUMS = PART_COLUMNS[5:]
-DISTRICT = {"E1": "江北区", "E2": "鄞州区", "E3": "", "E4": "江北区"}  # follows the enterprise
+KEYS = PART_KEYS  # utility, district, rulebook, class, enterprise_id
+SUMS = PART_SUMS
+DISTRICT = {"E1": "江北区", "E2": "鄞州区", "E3": "", "E4": "江北区", "E5": ""}  # by enterprise
+# the enterprise's row in the register's places; E3 and E5 are not in the register: -1 both,
+# told apart by their ids
+PLACE = {"E1": 0, "E2": 5, "E3": -1, "E4": 2, "E5": -1}
 
 part = st.tuples(st.sampled_from(["electricity", "water"]), st.sampled_from(list(DISTRICT)),
                  st.sampled_from(["steel", "foundry", ""]), st.sampled_from(["A", "B", "", "C"]),
@@ -26,6 +36,7 @@ def frame(rows: list[tuple]) -> pd.DataFrame:
         "rulebook": pd.array([r[2] for r in rows], dtype="string"),
         "class": pd.array([r[3] for r in rows], dtype="string"),
         "enterprise_id": pd.array([r[1] for r in rows], dtype="string"),
+        "place": np.array([PLACE[r[1]] for r in rows], dtype=np.int64),
         "accounts": np.array([r[4] for r in rows], dtype=np.int64),
         "quantity_milli": np.array([r[5] for r in rows], dtype=np.int64),
         "amount_fen": np.array([r[6] for r in rows], dtype=np.int64),
@@ -40,7 +51,8 @@ def as_set(parts: pd.DataFrame) -> set[tuple]:
 @given(st.lists(part, max_size=60))
 def test_sum_parts_is_the_groupby_of_the_texts(rows: list[tuple]) -> None:
     parts = frame(rows)
-    expected = parts.groupby(KEYS, sort=False, dropna=False)[SUMS].sum().reset_index()
+    expected = parts.groupby([*KEYS, "place"], sort=False, dropna=False)[SUMS].sum() \
+        .reset_index()[PART_COLUMNS]
     summed = sum_parts(parts)
     assert list(summed.columns) == PART_COLUMNS
     assert summed[SUMS].dtypes.tolist() == [np.int64] * 3
