@@ -7,6 +7,7 @@ manifest proves it (``billing_rows == priced_rows + unpriced_rows + rejected_row
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pricing.billing.extract import Extract, arrow_text, raw_of, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
-from pricing.billing.price import ClassificationIndex, Priced, price_lines
+from pricing.billing.price import ClassificationIndex, Priced, price_lines, pricing_facts
 from pricing.billing.register import read_register
 from pricing.billing.textindex import TextIndex, encoded_lookup
 from pricing.catalog import Catalog
@@ -95,21 +96,24 @@ def place_index(enterprises: pd.DataFrame) -> TextIndex:
     return TextIndex(arrow_text(enterprises.index))
 
 
-def compute_month(opts: RunOptions, catalog: Catalog | None = None) -> MonthResult:
+def compute_month(opts: RunOptions, catalog: Catalog | None = None, *,
+                  lean: bool = False) -> MonthResult:
     """Classify and price one month in memory (no files written).
 
     The extracts are read and validated in a second thread while the register is classified:
     both are independent until pricing, and Arrow's CSV reader and kernels release the GIL.
-    Errors keep their order: the register's and the rulebooks' are raised first.
+    Errors keep their order: the register's and the rulebooks' are raised first. ``lean``
+    (the batch, which writes only the table) drops the classification's rule outcomes and
+    all facts pricing does not read (:func:`lean_classification`).
     """
     catalog = catalog or opts.catalog
     if opts.prefetched is not None and opts.prefetched.reads_extracts:  # checked there
-        return _compute_month(opts, catalog, opts.prefetched.extract(opts.period))
+        return _compute_month(opts, catalog, opts.prefetched.extract(opts.period), lean)
     with ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(read_extracts, opts.billing, period=opts.period,
                               encoding=opts.input_encoding)
         try:
-            return _compute_month(opts, catalog, reading)
+            return _compute_month(opts, catalog, reading, lean)
         finally:
             reading.cancel()
 
@@ -148,6 +152,15 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
     return Classified(classification, inputs, enterprises, register.frame)
 
 
+def lean_classification(classified: Classified, components: list[InForce]) -> Classified:
+    """What a batch keeps of the classification while it prices: the table, and the facts
+    the components in force read (:func:`pricing_facts`). Rule outcomes and the other
+    facts serve ``explain`` and ``sweep`` only; a province's take hundreds of megabytes."""
+    table = classified.classification
+    lean = Classification(table=table.table, facts=pricing_facts(table.facts, components))
+    return dataclasses.replace(classified, classification=lean)
+
+
 def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
                 components: list[InForce], pricer: ClusterPricer | None = None,
                 index: ClassificationIndex | None = None) -> Priced:
@@ -164,16 +177,18 @@ def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
     return price_lines(lines, classification.table, classification.facts, components, index)
 
 
-def _compute_month(opts: RunOptions, catalog: Catalog,
-                   reading: Future[Extract]) -> MonthResult:
+def _compute_month(opts: RunOptions, catalog: Catalog, reading: Future[Extract],
+                   lean: bool = False) -> MonthResult:
     classified = classify_month(opts, catalog)
+    components = in_force(catalog.tariffs, opts.period)
+    if lean:
+        classified = lean_classification(classified, components)
     opts.progress.step("reading and checking the billing extracts")
     extract = reading.result()
     inputs = list(classified.inputs)
     for path, sha, rows in extract.inputs:
         inputs.append(input_entry("billing", Path(path), sha, rows))
     lines = extract.clean.reset_index(drop=True)
-    components = in_force(catalog.tariffs, opts.period)
     opts.progress.step(f"pricing {len(lines)} valid lines with {len(components)} components")
     priced = price_clean(opts, lines, classified, components)
     rejects = all_rejects(extract.rejects, lines, priced, extract.raw)
@@ -194,7 +209,7 @@ def run_month(opts: RunOptions, out: Path) -> dict:
                             opts.prefetched)
     if scans is not None:
         return run_streamed(opts, out, scans)
-    month = compute_month(opts)
+    month = compute_month(opts, lean=True)
     counts = counts_of(month)
     failed = reject_rate_exceeded(opts, counts)
     encoding = ENCODINGS[opts.encoding]

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pricing.billing.components import InForce
-from pricing.billing.price import Priced, price_lines
+from pricing.billing.price import Priced, price_lines, pricing_facts
 from pricing.errors import DiffpriceError
-from pricing.spec.tariff import Stepped
 
 ROWS_PER_PARTITION = 250_000
 
@@ -84,16 +83,14 @@ class ClusterPricer:
     prices all its pieces through one, instead of starting a cluster per piece.
 
     Only what pricing reads travels: the six priced columns of each slice, the verdict
-    columns of the classification (not the evidence), the facts of stepped rulebooks.
+    columns of the classification (not the evidence), the facts stepped components read.
     """
 
     def __init__(self, spec: str, classification: pd.DataFrame,
                  facts: dict[str, pd.DataFrame], components: list[InForce]) -> None:
         self.spec = spec
-        stepped = {item.component.rulebook for item in components
-                   if isinstance(item.component, Stepped)}
         self.classification = classification[VERDICT_COLUMNS]
-        self.facts = {name: frame for name, frame in facts.items() if name in stepped}
+        self.facts = pricing_facts(facts, components)
         self.components = components
         self._client: Any = None
         self._cluster: Any = None

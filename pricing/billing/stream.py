@@ -52,6 +52,7 @@ from pricing.billing.batch import (
     counts_of,
     fen_by_utility,
     input_entry,
+    lean_classification,
     manifest,
     place_index,
     place_of_code,
@@ -207,8 +208,11 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         # their order: the register's and the rulebooks' are raised first.
         stop = threading.Event()
         first = beside.submit(_first_pass, opts, scans, check, cache, stop)
-        try:
-            classified = dataclasses.replace(classify_month(opts, opts.catalog), register=None)
+        components = in_force(opts.catalog.tariffs, opts.period)
+        try:  # the register, the rule outcomes and unread facts go before the pieces come
+            classified = dataclasses.replace(
+                lean_classification(classify_month(opts, opts.catalog), components),
+                register=None)
         except BaseException:
             stop.set()
             with contextlib.suppress(BaseException):
@@ -222,7 +226,6 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
         tally = _Tally(summing=beside)  # the first pass's thread, free again
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
-        components = in_force(opts.catalog.tariffs, opts.period)
         pricer = _cluster_pricer(opts, classified, components)
         index = None if opts.cluster else ClassificationIndex(classified.classification.table)
         places = place_index(classified.enterprises)  # hashed once, looked up per piece

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pricing.billing.components import in_force
-from pricing.billing.price import price_lines
+from pricing.billing.price import price_lines, pricing_facts
 from pricing.billing.textindex import lookup
 from pricing.spec.tariff import Tariff
 from pricing.spec.yamlfile import loads
@@ -114,6 +114,22 @@ def priced():
     ])
     result = price_lines(lines, CLASSES, FACTS, in_force([tariff()], "2025-03"))
     return lines, result
+
+
+def test_a_batch_keeps_only_the_facts_pricing_reads(priced) -> None:
+    """The stepped component's metric and its reduction's, of its rulebook; every other
+    column and rulebook goes, and the lines price exactly as with all the facts."""
+    lines, result = priced
+    extra = FACTS["aluminium"].assign(power_kw=[1.0, 2.0, 3.0], name=["a", "b", "c"])
+    facts = {"aluminium": extra,
+             "foundry": pd.DataFrame({"output_t": [1.0]}, index=pd.Index(["E-FOUNDRY"]))}
+    components = in_force([tariff()], "2025-03")
+    lean = pricing_facts(facts, components)
+    assert list(lean) == ["aluminium"]
+    assert list(lean["aluminium"].columns) == ["ac_kwh_per_t", "renewable_pct"]
+    again = price_lines(lines, CLASSES, lean, components)
+    pd.testing.assert_frame_equal(again.surcharges, result.surcharges)
+    pd.testing.assert_frame_equal(again.faults, result.faults)
 
 
 def amounts(priced, enterprise: str) -> list[tuple[str, str, int]]:
