@@ -7,7 +7,6 @@ manifest proves it (``billing_rows == priced_rows + unpriced_rows + rejected_row
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pricing.billing.extract import Extract, arrow_text, raw_of, read_extracts
 from pricing.billing.money import format_fixed, format_trimmed
 from pricing.billing.outputs import RunDirectory, run_id, sha256_file, write_csv, write_manifest
 from pricing.billing.overrides import read_overrides
-from pricing.billing.price import ClassificationIndex, Priced, price_lines, pricing_facts
+from pricing.billing.price import ClassificationIndex, Priced, facts_read, price_lines
 from pricing.billing.register import read_register
 from pricing.billing.textindex import TextIndex, encoded_lookup
 from pricing.catalog import Catalog
@@ -103,8 +102,9 @@ def compute_month(opts: RunOptions, catalog: Catalog | None = None, *,
     The extracts are read and validated in a second thread while the register is classified:
     both are independent until pricing, and Arrow's CSV reader and kernels release the GIL.
     Errors keep their order: the register's and the rulebooks' are raised first. ``lean``
-    (the batch, which writes only the table) drops the classification's rule outcomes and
-    all facts pricing does not read (:func:`lean_classification`).
+    (the batch, which writes only the table) keeps of the classification no rule outcomes
+    and only the facts pricing reads (:func:`pricing.billing.price.facts_read`); ``explain``
+    and ``sweep`` need them all.
     """
     catalog = catalog or opts.catalog
     if opts.prefetched is not None and opts.prefetched.reads_extracts:  # checked there
@@ -128,8 +128,10 @@ class Classified:
     register: pd.DataFrame | None  # None once a streamed run has let it go
 
 
-def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
-    """Read and classify the register, apply the overrides (register errors come first)."""
+def classify_month(opts: RunOptions, catalog: Catalog,
+                   keep: dict[str, list[str]] | None = None) -> Classified:
+    """Read and classify the register, apply the overrides (register errors come first);
+    ``keep``: the facts to keep, as :func:`pricing.classify.table.classify` takes it."""
     step = opts.progress.step
     step(f"reading the register {opts.register.name}")
     register = read_register(opts.register, encoding=opts.input_encoding,
@@ -138,7 +140,7 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
     compiled = catalog.active(str(first), str(last))
     step(f"classifying {register.rows} register rows under {len(compiled)} rulebooks")
     classification = classify(compiled, register.frame, opts.assessment_year,
-                              engine=opts.engine, source=str(opts.register))
+                              engine=opts.engine, source=str(opts.register), keep=keep)
     inputs = [input_entry("register", opts.register, register.sha256, register.rows)]
     if opts.overrides is not None:
         overrides = read_overrides(opts.overrides, encoding=opts.input_encoding)
@@ -150,15 +152,6 @@ def classify_month(opts: RunOptions, catalog: Catalog) -> Classified:
     enterprises = (year_rows.drop_duplicates("enterprise_id").set_index("enterprise_id")
                    [["district", "industry_code"]])
     return Classified(classification, inputs, enterprises, register.frame)
-
-
-def lean_classification(classified: Classified, components: list[InForce]) -> Classified:
-    """What a batch keeps of the classification while it prices: the table, and the facts
-    the components in force read (:func:`pricing_facts`). Rule outcomes and the other
-    facts serve ``explain`` and ``sweep`` only; a province's take hundreds of megabytes."""
-    table = classified.classification
-    lean = Classification(table=table.table, facts=pricing_facts(table.facts, components))
-    return dataclasses.replace(classified, classification=lean)
 
 
 def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
@@ -179,10 +172,8 @@ def price_clean(opts: RunOptions, lines: pd.DataFrame, classified: Classified,
 
 def _compute_month(opts: RunOptions, catalog: Catalog, reading: Future[Extract],
                    lean: bool = False) -> MonthResult:
-    classified = classify_month(opts, catalog)
     components = in_force(catalog.tariffs, opts.period)
-    if lean:
-        classified = lean_classification(classified, components)
+    classified = classify_month(opts, catalog, facts_read(components) if lean else None)
     opts.progress.step("reading and checking the billing extracts")
     extract = reading.result()
     inputs = list(classified.inputs)

@@ -248,22 +248,26 @@ class _Found:
     rate_nano: np.ndarray
 
 
-def pricing_facts(facts: dict[str, pd.DataFrame], components: list[InForce]
-                  ) -> dict[str, pd.DataFrame]:
-    """Of the classification's facts, the columns pricing reads: the metrics of the stepped
-    components (and of their reductions), per rulebook; prices exactly as all the facts do.
-
-    A province's facts hold every typed field and metric of a million enterprises (about
-    200 MB); a run keeps only these while it prices."""
+def facts_read(components: list[InForce]) -> dict[str, list[str]]:
+    """The facts pricing reads, per rulebook: the metrics of its stepped components and of
+    their reductions. Nothing else of the classification's facts changes an amount."""
     read: dict[str, list[str]] = {}
     for item in components:
         comp = item.component
-        if isinstance(comp, Stepped) and comp.rulebook in facts:
+        if isinstance(comp, Stepped) and comp.rulebook:
             names = read.setdefault(comp.rulebook, [])
             for metric in (comp.metric, *([comp.reduction.metric] if comp.reduction else [])):
-                if metric in facts[comp.rulebook] and metric not in names:
+                if metric not in names:
                     names.append(metric)
-    return {rulebook: facts[rulebook][names] for rulebook, names in read.items()}
+    return read
+
+
+def pricing_facts(facts: dict[str, pd.DataFrame], components: list[InForce]
+                  ) -> dict[str, pd.DataFrame]:
+    """Of the classification's facts, the columns pricing reads (:func:`facts_read`); prices
+    exactly as all the facts do."""
+    return {rulebook: facts[rulebook][[name for name in names if name in facts[rulebook]]]
+            for rulebook, names in facts_read(components).items() if rulebook in facts}
 
 
 def price_lines(lines: pd.DataFrame, classification: pd.DataFrame,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import math
 import tempfile
 import threading
@@ -52,7 +53,6 @@ from pricing.billing.batch import (
     counts_of,
     fen_by_utility,
     input_entry,
-    lean_classification,
     manifest,
     place_index,
     place_of_code,
@@ -87,7 +87,7 @@ from pricing.billing.extract import (
 from pricing.billing.outputs import CsvWriter, RunDirectory, csv_rows, write_csv, write_manifest
 from pricing.billing.overlap import ahead, mapped
 from pricing.billing.prefetch import Prefetch, unscanned
-from pricing.billing.price import ClassificationIndex
+from pricing.billing.price import ClassificationIndex, facts_read
 from pricing.billing.spill import Spill
 from pricing.billing.textindex import TextIndex
 
@@ -207,24 +207,26 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         # and classification, which keep one core busy for most of their time. Errors keep
         # their order: the register's and the rulebooks' are raised first.
         stop = threading.Event()
-        first = beside.submit(_first_pass, opts, scans, check, cache, stop)
+        first = beside.submit(_first_pass_checked, opts, scans, check, cache, stop)
         components = in_force(opts.catalog.tariffs, opts.period)
         try:  # the register, the rule outcomes and unread facts go before the pieces come
             classified = dataclasses.replace(
-                lean_classification(classify_month(opts, opts.catalog), components),
-                register=None)
+                classify_month(opts, opts.catalog, facts_read(components)), register=None)
         except BaseException:
             stop.set()
             with contextlib.suppress(BaseException):
                 first.result()
             raise
         inputs = list(classified.inputs)
-        for path, sha, rows in first.result():
+        read, checked_pieces = first.result()
+        for path, sha, rows in read:
             inputs.append(input_entry("billing", path, sha, rows))
-        opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
-        check.finish()
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
         tally = _Tally(summing=beside)  # the first pass's thread, free again
+        coming = ahead(checked_pieces)
+        # the first piece is checked already; the next is checked while the verdicts are
+        # indexed below
+        ready = list(itertools.islice(coming, 1))
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         pricer = _cluster_pricer(opts, classified, components)
         index = None if opts.cluster else ClassificationIndex(classified.classification.table)
@@ -234,7 +236,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None
-            for number, checked in enumerate(ahead(_checked(opts, cache.pieces(), check))):
+            for number, checked in enumerate(_taken(ready, coming)):
                 opts.progress.step(f"second pass: piece {number + 1}, "
                                    f"{checked.rows} lines")
                 month = _price_piece(opts, checked, classified, components, pricer, index,
@@ -338,6 +340,29 @@ def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Clas
         sha, rows = write_csv(frame, run_dir.path(name), encoding)
         outputs.append({"name": name, "sha256": sha, "rows": rows})
     return outputs
+
+
+def _first_pass_checked(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
+                        cache: _LineCache, stop: threading.Event
+                        ) -> tuple[list[tuple[Path, str, int]], Iterator[_Checked]]:
+    """:func:`_first_pass`, then the duplicate keys and account conflicts over all pieces
+    and the first piece checked for the second pass: work for this thread while the
+    register is still classified. Returns each file's checksum and rows, and the checked
+    pieces (none once ``stop`` is set)."""
+    read = _first_pass(opts, scans, check, cache, stop)
+    if stop.is_set():
+        return read, iter(())
+    opts.progress.step("first pass: duplicate keys and account conflicts over all pieces")
+    check.finish()
+    return read, _checked(opts, cache.pieces(), check)
+
+
+def _taken(ready: list[_Checked], rest: Iterator[_Checked]) -> Iterator[_Checked]:
+    """The pieces in ``ready``, each taken out of the list as it is passed on (the list
+    holds none of them for longer), then those of ``rest``."""
+    while ready:
+        yield ready.pop(0)
+    yield from rest
 
 
 def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,

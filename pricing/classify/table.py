@@ -42,14 +42,18 @@ class Classification:
 
 def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
              engine: Literal["vectorized", "rete"] = "vectorized",
-             source: str) -> Classification:
+             source: str, keep: dict[str, list[str]] | None = None) -> Classification:
     """Classify the register rows of ``year`` under every rulebook, in its scope.
 
     Each register column is converted once for all rulebooks and each scope is a list of row
     positions, so nothing is copied per rulebook; the table is assembled once at the end.
     The vectorized engine runs two rulebooks at a time (Arrow and numpy release the GIL;
     rulebooks share nothing but the converted columns), and results are taken in rulebook
-    order, so the table and the errors do not depend on which finished first."""
+    order, so the table and the errors do not depend on which finished first.
+
+    ``keep`` (a batch, which only writes the table and prices): of each rulebook's facts
+    only these columns, and no rule outcomes; each rulebook lets the rest go as soon as its
+    evidence is written (a province's are hundreds of megabytes)."""
     of_year = np.asarray((register["year"] == year).fillna(False), dtype=bool)
     rows = register if of_year.all() else register[of_year]
     typed = metrics.TypedColumns(rows)
@@ -58,21 +62,23 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
         from pricing.classify.rete_engine import ReteEngine
 
         rete = ReteEngine()
-        done = [_classify_book(book, number, typed, source, rete.rule_outcomes)
+        done = [_classify_book(book, number, typed, source, rete.rule_outcomes, keep)
                 for number, book in enumerate(compiled)]
         id_rank = _dense_rank(ids)
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:
             ranking = pool.submit(_dense_rank, ids)
             done = list(pool.map(lambda item: _classify_book(
-                item[1], item[0], typed, source, vectorized_engine.rule_outcomes),
+                item[1], item[0], typed, source, vectorized_engine.rule_outcomes, keep),
                 enumerate(compiled)))
             id_rank = ranking.result()
     result = Classification(table=pd.DataFrame(columns=TABLE_COLUMNS, dtype="string"))
     raise_if_any([error for book in done for error in book.errors])
     for book, found in zip(compiled, done, strict=True):
-        result.facts[book.rulebook.id] = found.facts
-        result.outcomes[book.rulebook.id] = found.outcomes
+        if found.facts is not None:
+            result.facts[book.rulebook.id] = found.facts
+        if found.outcomes is not None:
+            result.outcomes[book.rulebook.id] = found.outcomes
     if done:
         result.table = _table([found.part for found in done], rows, ids, id_rank, year,
                               [book.rulebook.id for book in compiled])
@@ -100,7 +106,8 @@ class _Book:
 
 
 def _classify_book(book: Any, number: int, typed: metrics.TypedColumns, source: str,
-                   rule_outcomes: Callable[[Any, pd.DataFrame], pd.DataFrame]) -> _Book:
+                   rule_outcomes: Callable[[Any, pd.DataFrame], pd.DataFrame],
+                   keep: dict[str, list[str]] | None = None) -> _Book:
     at = np.flatnonzero(typed.in_scope(book.rulebook))
     try:
         facts = metrics.scope_facts(book, typed, at, source=source)
@@ -110,7 +117,12 @@ def _classify_book(book: Any, number: int, typed: metrics.TypedColumns, source: 
         return _Book([error])
     outcomes = rule_outcomes(book, facts)
     found = verdicts(book, outcomes)
-    return _Book([], facts, outcomes, _Part(at, number, found, evidence(book, facts, found.rule)))
+    part = _Part(at, number, found, evidence(book, facts, found.rule))
+    if keep is None:
+        return _Book([], facts, outcomes, part)
+    names = keep.get(book.rulebook.id)
+    kept = None if names is None else facts[[name for name in names if name in facts]]
+    return _Book([], kept, None, part)
 
 
 def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.ndarray,

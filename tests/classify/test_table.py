@@ -59,6 +59,25 @@ def test_classification_rows_and_evidence(engine: str) -> None:
     assert result.facts["test-book"].loc["B", "kgce_per_t"] == 612.5
 
 
+@pytest.mark.parametrize("engine", ["vectorized", "rete"])
+def test_a_batch_keeps_the_table_and_only_the_facts_it_names(engine: str) -> None:
+    """``keep``: the same table, facts cut to the named columns (a name the facts lack is
+    skipped), rulebooks not named without facts, and no rule outcomes at all."""
+    book = compiled_rulebook(**FOUNDRY_LIKE)
+    other = compiled_rulebook(rulebook="other-book", **FOUNDRY_LIKE)
+    frame = register([
+        {"enterprise_id": "B", "output_t": "800", "energy_tce": "490", "cupola": "none"},
+        {"enterprise_id": "A", "output_t": "1000", "energy_tce": "", "cupola": "small"},
+    ])
+    full = classify([book, other], frame, 2024, engine=engine, source="register.csv")
+    lean = classify([book, other], frame, 2024, engine=engine, source="register.csv",
+                    keep={"test-book": ["kgce_per_t", "no_such_metric"]})
+    pd.testing.assert_frame_equal(lean.table, full.table)
+    assert list(lean.facts) == ["test-book"] and lean.outcomes == {}
+    pd.testing.assert_frame_equal(lean.facts["test-book"],
+                                  full.facts["test-book"][["kgce_per_t"]])
+
+
 def test_only_rows_of_the_year_are_classified() -> None:
     book = compiled_rulebook(**FOUNDRY_LIKE)
     frame = register([{"enterprise_id": "A", "output_t": "1", "energy_tce": "1",
