@@ -164,11 +164,15 @@ class _Tally:
         if sum(len(part) for part in self._pending) > max(self._summed_rows, PENDING_PARTS):
             self._regroup()
 
+    def flush(self) -> None:
+        """Send the waiting parts to be summed now: the last piece is in."""
+        if self._pending:
+            self._regroup()
+
     @property
     def parts(self) -> pd.DataFrame | None:
         """The parts summed per group and enterprise; None before any piece."""
-        if self._pending:
-            self._regroup()
+        self.flush()
         return None if self._summed is None else self._summed.result()
 
     def _regroup(self) -> None:
@@ -254,6 +258,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         counts = tally.counts
         failed = reject_rate_exceeded(opts, counts)
         if not failed:
+            tally.flush()  # the last sums are made while classification.csv is written
             opts.progress.step("sorting the surcharge lines and writing the outputs")
             outputs += _write_priced(run_dir, encoding, buckets, classified, tally)
         written = manifest(opts, inputs, counts, tally.fen, outputs,
@@ -333,13 +338,18 @@ def _write_priced(run_dir: RunDirectory, encoding: str, buckets: _Buckets,
 def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Classified,
                           tally: _Tally) -> list[dict]:
     outputs = []
-    parts = tally.parts  # the last parts summed: read once
-    for name, frame in (("classification.csv", classified.classification.table),
-                        ("summary.csv", summary_from_parts(
-                            parts if parts is not None else pd.DataFrame(columns=PART_COLUMNS)))):
-        sha, rows = write_csv(frame, run_dir.path(name), encoding)
+    for name, frame in (("classification.csv", lambda: classified.classification.table),
+                        ("summary.csv", lambda: _summary(tally))):
+        sha, rows = write_csv(frame(), run_dir.path(name), encoding)
         outputs.append({"name": name, "sha256": sha, "rows": rows})
     return outputs
+
+
+def _summary(tally: _Tally) -> pd.DataFrame:
+    """summary.csv's rows from the last sums (taken once classification.csv is written:
+    they are made meanwhile)."""
+    parts = tally.parts
+    return summary_from_parts(parts if parts is not None else pd.DataFrame(columns=PART_COLUMNS))
 
 
 def _first_pass_checked(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
