@@ -148,9 +148,12 @@ def classify_month(opts: RunOptions, catalog: Catalog,
         classification.table = apply_overrides(classification.table, overrides, opts.period)
         inputs.append(input_entry("overrides", opts.overrides, sha256_file(opts.overrides),
                              len(overrides)))
-    year_rows = register.frame[register.frame["year"] == opts.assessment_year]
-    enterprises = (year_rows.drop_duplicates("enterprise_id").set_index("enterprise_id")
-                   [["district", "industry_code"]])
+    frame = register.frame
+    # one row per enterprise and year (read_register rejects a repeated pair): the year's
+    # places need no deduplication, and only their three columns are taken
+    enterprises = frame.loc[(frame["year"] == opts.assessment_year).to_numpy(),
+                            ["enterprise_id", "district", "industry_code"]
+                            ].set_index("enterprise_id")
     return Classified(classification, inputs, enterprises, register.frame)
 
 
@@ -337,9 +340,16 @@ def _looked_up(month: MonthResult, enterprise: pa.Array) -> np.ndarray:
     return encoded_lookup(enterprise, arrow_text(month.enterprises.index))
 
 
-def place_of_code(index: ClassificationIndex, places: TextIndex) -> np.ndarray:
-    """Per id of ``index`` (and a trailing -1 for none), its row in the places, -1 if none."""
-    return np.append(places.positions(index.enterprise_ids), -1)
+def place_of_code(index: ClassificationIndex, rows: np.ndarray) -> np.ndarray:
+    """Per id of ``index`` (and a trailing -1 for none), its row in the places.
+
+    ``rows``: per row of the table ``index`` was made of, its register row among the year's
+    (:attr:`Classification.rows`). The places are those rows, one per enterprise and in
+    the same order (:func:`classify_month`), so that is the enterprise's place: no id is
+    looked up."""
+    placed = np.full(len(index.enterprise_ids) + 1, -1, dtype=np.int64)
+    placed[index.enterprise_codes] = rows
+    return placed
 
 
 def surcharge_order(accounts: pa.Table, components: pa.Table,

@@ -236,7 +236,8 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         index = None if opts.cluster else ClassificationIndex(classified.classification.table)
         places = place_index(classified.enterprises)  # hashed once, looked up per piece
         # each classified id's place, once: a piece's rows take theirs from pricing's codes
-        placed = None if index is None else place_of_code(index, places)
+        placed = None if index is None else place_of_code(index,
+                                                          classified.classification.rows)
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None

@@ -38,6 +38,9 @@ class Classification:
     table: pd.DataFrame
     facts: dict[str, pd.DataFrame] = field(default_factory=dict)
     outcomes: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # per table row, its register row among the rows of the year (in register order; one
+    # per enterprise): the enterprise's place, found without looking its id up
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
@@ -80,8 +83,9 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
         if found.outcomes is not None:
             result.outcomes[book.rulebook.id] = found.outcomes
     if done:
-        result.table = _table([found.part for found in done], rows, ids, id_rank, year,
-                              [book.rulebook.id for book in compiled])
+        result.table, result.rows = _table([found.part for found in done], rows, ids,
+                                           id_rank, year,
+                                           [book.rulebook.id for book in compiled])
     return result
 
 
@@ -126,10 +130,10 @@ def _classify_book(book: Any, number: int, typed: metrics.TypedColumns, source: 
 
 
 def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.ndarray,
-           year: int, book_ids: list[str]) -> pd.DataFrame:
-    """The classification table sorted by enterprise_id, then rulebook: the order comes from
-    one sort of the year's ids (``id_rank``) and of the rulebook ids, not a sort of 2 text
-    keys."""
+           year: int, book_ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The classification table sorted by enterprise_id, then rulebook, and each of its
+    rows' position in ``rows``: the order comes from one sort of the year's ids
+    (``id_rank``) and of the rulebook ids, not a sort of 2 text keys."""
     at = np.concatenate([part.at for part in parts])
     book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
                            for part in parts])
@@ -151,7 +155,7 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
                                      ("decided_by", "decided_by"))},
         "evidence": pa.concat_arrays([part.evidence for part in parts]).take(pa.array(order)),
     })
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), at[order]
 
 
 def _dense_rank(text: pa.Array) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -86,26 +87,38 @@ _IDS = [f"9133021200000{n:04d}X" for n in range(12)]
 
 
 @given(st.lists(st.sampled_from(_IDS), unique=True, max_size=8),
-       st.lists(st.sampled_from(_IDS), unique=True, max_size=8),
+       st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["steel", "foundry"])),
+                unique=True, max_size=12),
        st.lists(st.sampled_from(_IDS), min_size=1, max_size=20),
        st.lists(st.integers(0, 19), max_size=30))
-def test_places_from_pricing_codes_equal_a_lookup_by_id(places: list[str], classified: list[str],
+def test_places_from_pricing_codes_equal_a_lookup_by_id(places: list[str],
+                                                        verdicts: list[tuple[int, str]],
                                                         lines: list[str],
                                                         rows: list[int]) -> None:
     """A streamed piece takes each surcharge row's place from its line's classification
-    code (ids the classification lacks looked up by id): the same rows as looking up every
-    row's id in the places."""
+    code, the classification's ids placed by their register rows (ids the classification
+    lacks looked up by id): the same rows as looking up every row's id in the places.
+
+    ``places``: the year's register rows, one per enterprise; ``verdicts``: the
+    classification's rows as (register row, rulebook), sorted by id then rulebook."""
     from types import SimpleNamespace
 
     from pricing.billing.batch import _places_of, place_of_code
+    from pricing.billing.price import ClassificationIndex
 
+    table_rows = sorted({(places[at], book, at) for at, book in verdicts if at < len(places)})
+    table = pd.DataFrame({"enterprise_id": [row[0] for row in table_rows],
+                          "rulebook": [row[1] for row in table_rows],
+                          "class": "restricted", "rule_id": "R1", "decided_by": "rule"},
+                         dtype="string")
+    index = ClassificationIndex(table)
+    classified = index.enterprise_ids.to_pylist()
     line_rows = np.array([row % len(lines) for row in rows], dtype=np.int64)
     enterprise = pa.array([lines[row] for row in line_rows], pa.string())
-    index = SimpleNamespace(enterprise_ids=pa.array(classified, pa.string()))
     kept = TextIndex(pa.array(places, pa.string()))
     codes = np.array([classified.index(i) if i in classified else -1 for i in lines])
+    placed = place_of_code(index, np.array([row[2] for row in table_rows], dtype=np.int64))
     month = SimpleNamespace(priced=SimpleNamespace(enterprise_codes=codes),
-                            place_of_code=place_of_code(index, kept), places=kept,
-                            enterprises=None)
+                            place_of_code=placed, places=kept, enterprises=None)
     expected = [places.index(i) if i in places else -1 for i in enterprise.to_pylist()]
     assert _places_of(month, enterprise, line_rows).tolist() == expected

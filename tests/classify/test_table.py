@@ -85,6 +85,27 @@ def test_only_rows_of_the_year_are_classified() -> None:
     assert classify([book], frame, 2024, source="r.csv").table.empty
 
 
+@pytest.mark.parametrize("engine", ["vectorized", "rete"])
+def test_each_table_row_knows_its_register_row_of_the_year(engine: str) -> None:
+    """``rows``: the row among the year's register rows (the places) each verdict came
+    from, whatever the table's order and the other years' rows."""
+    book = compiled_rulebook(**FOUNDRY_LIKE)
+    other = compiled_rulebook(rulebook="other-book", **{**FOUNDRY_LIKE, "scope": {
+        "industry": ["C3391"], "districts": None}})
+    cells = {"output_t": "1", "energy_tce": "1", "cupola": "none"}
+    frame = pd.concat([
+        register([{"enterprise_id": "Z", **cells}, {"enterprise_id": "B", **cells,
+                                                     "industry_code": "C3301"}]),
+        register([{"enterprise_id": "B", **cells}], year=2023),
+        register([{"enterprise_id": "A", **cells}, {"enterprise_id": "X", **cells,
+                                                     "industry_code": "C3011"}]),
+    ], ignore_index=True)
+    result = classify([book, other], frame, 2024, engine=engine, source="r.csv")
+    year_ids = frame.loc[frame["year"] == 2024, "enterprise_id"].tolist()  # Z B A X
+    assert list(result.table["enterprise_id"]) == ["A", "A", "B", "Z", "Z"]
+    assert [year_ids[row] for row in result.rows] == list(result.table["enterprise_id"])
+
+
 def test_bands_cut_the_metric_right_closed() -> None:
     # edges [550, 700], closed right: 550 → permitted, 550.1 → restricted, 700 → restricted,
     # 700.5 → eliminated; output 0 → division by zero → missing → on_missing
