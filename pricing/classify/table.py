@@ -59,22 +59,9 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
     evidence is written (a province's are hundreds of megabytes)."""
     of_year = np.asarray((register["year"] == year).fillna(False), dtype=bool)
     rows = register if of_year.all() else register[of_year]
-    typed = metrics.TypedColumns(rows)
     ids = _arrow_text(rows["enterprise_id"])
-    if engine == "rete":
-        from pricing.classify.rete_engine import ReteEngine
-
-        rete = ReteEngine()
-        done = [_classify_book(book, number, typed, source, rete.rule_outcomes, keep)
-                for number, book in enumerate(compiled)]
-        id_rank = _dense_rank(ids)
-    else:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            ranking = pool.submit(_dense_rank, ids)
-            done = list(pool.map(lambda item: _classify_book(
-                item[1], item[0], typed, source, vectorized_engine.rule_outcomes, keep),
-                enumerate(compiled)))
-            id_rank = ranking.result()
+    # the converted columns (a province's: hundreds of MB) go before the table is made
+    done, id_rank = _books(compiled, metrics.TypedColumns(rows), ids, engine, source, keep)
     result = Classification(table=pd.DataFrame(columns=TABLE_COLUMNS, dtype="string"))
     raise_if_any([error for book in done for error in book.errors])
     for book, found in zip(compiled, done, strict=True):
@@ -87,6 +74,24 @@ def classify(compiled: list[Any], register: pd.DataFrame, year: int, *,
                                            id_rank, year,
                                            [book.rulebook.id for book in compiled])
     return result
+
+
+def _books(compiled: list[Any], typed: metrics.TypedColumns, ids: pa.Array,
+           engine: Literal["vectorized", "rete"], source: str,
+           keep: dict[str, list[str]] | None) -> tuple[list[_Book], np.ndarray]:
+    """Every rulebook classified (in rulebook order), and the dense rank of ``ids``."""
+    if engine == "rete":
+        from pricing.classify.rete_engine import ReteEngine
+
+        rete = ReteEngine()
+        return ([_classify_book(book, number, typed, source, rete.rule_outcomes, keep)
+                 for number, book in enumerate(compiled)], _dense_rank(ids))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ranking = pool.submit(_dense_rank, ids)
+        done = list(pool.map(lambda item: _classify_book(
+            item[1], item[0], typed, source, vectorized_engine.rule_outcomes, keep),
+            enumerate(compiled)))
+        return done, ranking.result()
 
 
 @dataclass(frozen=True)
