@@ -150,6 +150,7 @@ class _Tally:
     _summed: Future[pd.DataFrame] | None = None
     _summed_rows: int = 0
     _pending: list[pd.DataFrame] = field(default_factory=list)
+    _summary: Future[pd.DataFrame] | None = None
 
     def count(self, month: MonthResult) -> None:
         for name, value in counts_of(month).items():
@@ -164,21 +165,33 @@ class _Tally:
         if sum(len(part) for part in self._pending) > max(self._summed_rows, PENDING_PARTS):
             self._regroup()
 
-    def flush(self) -> None:
-        """Send the waiting parts to be summed now: the last piece is in."""
-        if self._pending:
-            self._regroup()
+    def finish(self) -> None:
+        """The last piece is in: summary.csv's rows are made, by ``summing``, from the sums
+        so far and the waiting parts as they are (:func:`summary_from_parts` adds up rows
+        of one group and enterprise itself, so a last regrouping would be wasted work)."""
+        frames, self._pending = self._pending, []
+        self._summary = self.summing.submit(_summary_of, self._summed, frames)
 
     @property
-    def parts(self) -> pd.DataFrame | None:
-        """The parts summed per group and enterprise; None before any piece."""
-        self.flush()
-        return None if self._summed is None else self._summed.result()
+    def summary(self) -> pd.DataFrame:
+        """summary.csv's rows (after :meth:`finish`)."""
+        assert self._summary is not None, "finish() first"
+        return self._summary.result()
 
     def _regroup(self) -> None:
         frames, self._pending = self._pending, []
         self._summed_rows += sum(len(frame) for frame in frames)
         self._summed = self.summing.submit(_summed_with, self._summed, frames)
+
+
+def _summary_of(before: Future[pd.DataFrame] | None, frames: list[pd.DataFrame]
+                ) -> pd.DataFrame:
+    """summary.csv's rows from the sums so far and the parts not summed yet."""
+    parts = [*([] if before is None else [before.result()]), *frames]
+    if not parts:
+        return summary_from_parts(pd.DataFrame(columns=PART_COLUMNS))
+    return summary_from_parts(parts[0] if len(parts) == 1 else
+                              pd.concat(parts, ignore_index=True))
 
 
 def _summed_with(before: Future[pd.DataFrame] | None, frames: list[pd.DataFrame]
@@ -259,7 +272,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         counts = tally.counts
         failed = reject_rate_exceeded(opts, counts)
         if not failed:
-            tally.flush()  # the last sums are made while classification.csv is written
+            tally.finish()  # the summary is made while classification.csv is written
             opts.progress.step("sorting the surcharge lines and writing the outputs")
             outputs += _write_priced(run_dir, encoding, buckets, classified, tally)
         written = manifest(opts, inputs, counts, tally.fen, outputs,
@@ -340,17 +353,10 @@ def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Clas
                           tally: _Tally) -> list[dict]:
     outputs = []
     for name, frame in (("classification.csv", lambda: classified.classification.table),
-                        ("summary.csv", lambda: _summary(tally))):
+                        ("summary.csv", lambda: tally.summary)):  # made meanwhile
         sha, rows = write_csv(frame(), run_dir.path(name), encoding)
         outputs.append({"name": name, "sha256": sha, "rows": rows})
     return outputs
-
-
-def _summary(tally: _Tally) -> pd.DataFrame:
-    """summary.csv's rows from the last sums (taken once classification.csv is written:
-    they are made meanwhile)."""
-    parts = tally.parts
-    return summary_from_parts(parts if parts is not None else pd.DataFrame(columns=PART_COLUMNS))
 
 
 def _first_pass_checked(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
