@@ -62,6 +62,13 @@ def _nullable(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return column.to_numpy(dtype=np.int64, na_value=0), missing
 
 
+def _first_positions(codes: np.ndarray) -> np.ndarray:
+    """Where each code first appears, codes being numbered in order of first appearance
+    (``pd.factorize``): where the running maximum grows."""
+    seen = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.r_[len(codes) > 0, seen[1:] > seen[:-1]])
+
+
 class ClassificationIndex:
     """The classification table as Arrow text and integer codes.
 
@@ -70,12 +77,20 @@ class ClassificationIndex:
     Built per call, or once by the caller for many calls on the same classification (a
     streamed run's pieces)."""
 
-    def __init__(self, classification: pd.DataFrame) -> None:
-        encoded = pc.dictionary_encode(_text(classification["enterprise_id"]),
-                                       null_encoding="encode")
-        self.enterprise_ids = encoded.dictionary
+    def __init__(self, classification: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+        ids = _text(classification["enterprise_id"])
+        if rows is not None and len(rows) == len(ids):
+            # ``Classification.rows``: one register row per enterprise, so the rows tell the
+            # ids apart as integers; codes in order of first appearance, as Arrow's
+            codes = pd.factorize(rows)[0].astype(np.int64)
+            self.enterprise_codes = codes
+            self.enterprise_ids = ids.take(pa.array(_first_positions(codes)))
+        else:
+            encoded = pc.dictionary_encode(ids, null_encoding="encode")
+            self.enterprise_ids = encoded.dictionary
+            self.enterprise_codes = encoded.indices.to_numpy(
+                zero_copy_only=False).astype(np.int64)
         self.ids = TextIndex(self.enterprise_ids)  # hashed once, on the first large lookup
-        self.enterprise_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         classes = pc.dictionary_encode(_text(classification["class"]))
         self.class_codes = pc.fill_null(classes.indices, -1).to_numpy(
             zero_copy_only=False).astype(np.int64)

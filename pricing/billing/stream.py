@@ -246,7 +246,8 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         ready = list(itertools.islice(coming, 1))
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         pricer = _cluster_pricer(opts, classified, components)
-        index = None if opts.cluster else ClassificationIndex(classified.classification.table)
+        table = classified.classification
+        index = None if opts.cluster else ClassificationIndex(table.table, table.rows)
         places = place_index(classified.enterprises)  # hashed once, looked up per piece
         # each classified id's place, once: a piece's rows take theirs from pricing's codes
         placed = None if index is None else place_of_code(index,

@@ -122,3 +122,18 @@ def test_places_from_pricing_codes_equal_a_lookup_by_id(places: list[str],
                             place_of_code=placed, places=kept, enterprises=None)
     expected = [places.index(i) if i in places else -1 for i in enterprise.to_pylist()]
     assert _places_of(month, enterprise, line_rows).tolist() == expected
+
+
+@given(st.lists(st.integers(0, 6), max_size=40))
+def test_an_index_told_apart_by_register_rows_is_the_index_by_id(rows: list[int]) -> None:
+    """``Classification.rows`` (one register row per enterprise) give the same ids and codes
+    as hashing the ids' text."""
+    from pricing.billing.price import ClassificationIndex
+
+    ids = [f"9133021200000{row:04d}X" for row in rows]
+    table = pd.DataFrame({"enterprise_id": ids, "rulebook": "steel", "class": "restricted",
+                          "rule_id": "R1", "decided_by": "rule"}, dtype="string")
+    by_row = ClassificationIndex(table, np.array(rows, dtype=np.int64))
+    by_id = ClassificationIndex(table)
+    assert by_row.enterprise_ids.to_pylist() == by_id.enterprise_ids.to_pylist()
+    assert by_row.enterprise_codes.tolist() == by_id.enterprise_codes.tolist()
