@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
-from pricing.classify.policy import Verdicts, verdicts
+from pricing.classify.policy import Coded, Verdicts, verdicts
 from pricing.errors import DiffpriceError, ErrorList, InputError, raise_if_any
 
 TABLE_COLUMNS = ["enterprise_id", "year", "district", "industry_code", "rulebook", "class",
@@ -154,13 +154,24 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
         "district": _arrow_text(rows["district"]).take(where),
         "industry_code": _arrow_text(rows["industry_code"]).take(where),
         "rulebook": pa.array(book_ids, type=pa.string()).take(pa.array(book[order])),
-        **{column: pa.concat_arrays([getattr(part.verdicts, attribute).to_arrow()
-                                     for part in parts]).take(pa.array(order))
+        **{column: _coded_text([getattr(part.verdicts, attribute) for part in parts], order)
            for column, attribute in (("class", "class_"), ("rule_id", "rule_id"),
                                      ("decided_by", "decided_by"))},
         "evidence": pa.concat_arrays([part.evidence for part in parts]).take(pa.array(order)),
     })
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), at[order]
+
+
+def _coded_text(columns: list[Coded], order: np.ndarray) -> pa.Array:
+    """The rulebooks' coded columns end to end, taken in ``order``: the codes are renumbered
+    into one list of words and taken, and each text is made once, in its final place."""
+    words = list(dict.fromkeys(word for column in columns for word in column.words))
+    number = {word: position for position, word in enumerate(words)}
+    codes = np.concatenate([np.array([number[word] for word in column.words],
+                                     dtype=np.int64)[column.codes] if len(column.words)
+                            else np.zeros(len(column.codes), dtype=np.int64)
+                            for column in columns])
+    return pa.array(words, type=pa.string()).take(pa.array(codes[order]))
 
 
 def _dense_rank(text: pa.Array) -> np.ndarray:
