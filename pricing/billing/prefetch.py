@@ -7,9 +7,9 @@ the extracts. When the batch has its modules loaded it asks for the checked
 lines (:meth:`Prefetch.extract`), and the same thread goes on to validate them while the
 register is classified. Only extracts a run holds in memory anyway are read early; a
 streamed run reads in pieces, so its extracts are only scanned (lines, encoding: what it
-asks first), before its register is read. The results are what :func:`scan_file`,
-:func:`read_csv_table` and :func:`read_extracts` would return, and a file that cannot be
-read raises its error where the batch would have raised it.
+asks first), in a second thread while the register is parsed. The results are what
+:func:`scan_file`, :func:`read_csv_table` and :func:`read_extracts` would return, and a
+file that cannot be read raises its error where the batch would have raised it.
 
 The thread imports nothing heavy before the batch asks: two threads importing pandas at once
 could meet on the import locks of its modules.
@@ -73,15 +73,19 @@ class Prefetch:
         pending = [(source, future, False) for source, future in self._futures.items()]
         if self._register is not None:
             pending.insert(0, (*self._register, True))
+        if self._scans:  # a streamed run: the scans and the register's parse side by side
+            threading.Thread(target=self._scan, name="prefetch-scan", daemon=True).start()
         threading.Thread(target=self._run, args=(pending,), name="prefetch", daemon=True).start()
 
-    def _run(self, pending: list[tuple[str, Future[CsvTable], bool]]) -> None:
+    def _scan(self) -> None:
         for source, scanning in list(self._scans.items()):
             if scanning.set_running_or_notify_cancel():
                 try:
                     scanning.set_result(scan_file(Path(source), source, self._encoding))
                 except BaseException as error:  # raised where the batch scans the file
                     scanning.set_exception(error)
+
+    def _run(self, pending: list[tuple[str, Future[CsvTable], bool]]) -> None:
         for source, future, large_text in pending:
             if not future.set_running_or_notify_cancel():
                 continue
