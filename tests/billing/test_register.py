@@ -127,3 +127,26 @@ def test_repeated_years_match_pandas_duplicated(hash_kind: str,
         register_module.id_hash = original
     assert found.tolist() == expected.tolist()
     assert not (found & ~keyed.to_numpy()).any()
+
+
+SHAPED = st.one_of(st.text(alphabet="0123456789ACTUZ c-", max_size=7),
+                   st.from_regex(r"[ACTU0-9]?[0-9]{1,6}", fullmatch=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SHAPED, min_size=1, max_size=6),
+       st.sampled_from([(None, 6, 6), (b"AT", 2, 4), (None, 4, 4)]),
+       st.sampled_from(["string", "large_string"]))
+def test_a_shape_told_by_bytes_is_the_regular_expression(cells: list[str], shape: tuple,
+                                                         kind: str) -> None:
+    """``surely_of_shape`` says yes only when every cell matches the column's pattern, and
+    says yes to any column of valid cells (its cells rebuilt to match, when they do not)."""
+    letters, fewest, most = shape
+    pattern = (f"[{chr(letters[0])}-{chr(letters[1])}]" if letters else "") + \
+        f"[0-9]{{{fewest},{most}}}"
+    text = pa.array(cells, pa.string()).cast(kind)
+    matches = pd.Series(cells, dtype="string").str.fullmatch(pattern).all()
+    assert not register_module.surely_of_shape(text, *shape) or matches
+    valid = [("C" if letters else "") + "0123456789"[:fewest + len(cell) % (most - fewest + 1)]
+             for cell in cells]
+    assert register_module.surely_of_shape(pa.array(valid, pa.string()).cast(kind), *shape)
