@@ -241,17 +241,15 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         buckets = _Buckets(Path(spill), check.boundaries(pieces))
         tally = _Tally(summing=beside)  # the first pass's thread, free again
         coming = ahead(checked_pieces)
-        # the first piece is checked already; the next is checked while the verdicts are
-        # indexed below
+        # the first piece is checked here, and the next while the verdicts are indexed below
         ready = list(itertools.islice(coming, 1))
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         pricer = _cluster_pricer(opts, classified, components)
-        table = classified.classification
-        index = None if opts.cluster else ClassificationIndex(table.table, table.rows)
-        places = place_index(classified.enterprises)  # hashed once, looked up per piece
+        verdicts = classified.classification
+        index = None if opts.cluster else ClassificationIndex(verdicts.table, verdicts.rows)
+        places = place_index(classified.enterprises)  # hashed once if ever looked up
         # each classified id's place, once: a piece's rows take theirs from pricing's codes
-        placed = None if index is None else place_of_code(index,
-                                                          classified.classification.rows)
+        placed = None if index is None else place_of_code(index, verdicts.rows)
         with contextlib.closing(rejects), pricer or contextlib.nullcontext(), \
                 ThreadPoolExecutor(max_workers=1) as keeper:
             kept: Future[None] | None = None
@@ -363,10 +361,9 @@ def _write_policy_outputs(run_dir: RunDirectory, encoding: str, classified: Clas
 def _first_pass_checked(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
                         cache: _LineCache, stop: threading.Event
                         ) -> tuple[list[tuple[Path, str, int]], Iterator[_Checked]]:
-    """:func:`_first_pass`, then the duplicate keys and account conflicts over all pieces
-    and the first piece checked for the second pass: work for this thread while the
-    register is still classified. Returns each file's checksum and rows, and the checked
-    pieces (none once ``stop`` is set)."""
+    """:func:`_first_pass`, then the duplicate keys and account conflicts over all pieces:
+    work for this thread while the register is still classified. Returns each file's
+    checksum and rows, and the pieces to check and price (none once ``stop`` is set)."""
     read = _first_pass(opts, scans, check, cache, stop)
     if stop.is_set():
         return read, iter(())
