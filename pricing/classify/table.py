@@ -147,7 +147,8 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
     key = id_rank[at].astype(np.int64) * (int(book_rank.max(initial=0)) + 1) + \
         book_rank[book].astype(np.int64)
     order = np.argsort(key, kind="stable")
-    where = pa.array(at[order])
+    at_row = at[order]
+    where = pa.array(at_row)
     table = pa.table({
         "enterprise_id": ids.take(where),
         "year": pa.repeat(pa.scalar(str(year), pa.string()), len(order)),
@@ -159,7 +160,7 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
                                      ("decided_by", "decided_by"))},
         "evidence": pa.concat_arrays([part.evidence for part in parts]).take(pa.array(order)),
     })
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), at[order]
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), at_row
 
 
 def _coded_text(columns: list[Coded], order: np.ndarray) -> pa.Array:
