@@ -1,11 +1,14 @@
-"""The command keeps glibc to two malloc arenas, unless the environment says otherwise.
+"""The command keeps one glibc heap that holds on to what is freed, and Arrow allocates from
+it too, unless the environment says otherwise (``cli._one_heap`` says why).
 
-Counted with ``malloc_info`` in a fresh process whose eight threads each hold a block:
-glibc would give each of them an arena of its own (``cli._few_heaps`` says why not).
+Each check runs in a fresh process: arenas are counted with ``malloc_info`` while eight
+threads each hold a block (glibc alone would give each an arena of its own), and where a
+large block comes from is read from ``mallinfo2`` (mapped blocks are ``hblks``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import subprocess
@@ -19,7 +22,7 @@ COUNT_ARENAS = """
 import ctypes, sys, tempfile, threading
 import cli
 if sys.argv[1] == "limited":
-    cli._few_heaps()
+    cli._one_heap()
 libc = ctypes.CDLL(None)
 libc.malloc.restype = libc.fopen.restype = ctypes.c_void_p
 held, done = threading.Barrier(9), threading.Barrier(9)
@@ -39,22 +42,61 @@ libc.fclose(ctypes.c_void_p(report))
 done.wait()
 print(open(path).read().count("<heap nr="))
 """
+LARGE_BLOCK = """
+import ctypes, sys
+import cli
+if sys.argv[1] == "limited":
+    cli._one_heap()
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+                .split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+before = libc.mallinfo2().hblks  # blocks the interpreter mapped at its start
+block = libc.malloc(ctypes.c_size_t(200 << 20))
+mapped = libc.mallinfo2().hblks - before
+libc.free(ctypes.c_void_p(block))
+print(mapped, libc.mallinfo2().arena >> 20)
+"""
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
+MALLOC = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+          "GLIBC_TUNABLES", "ARROW_DEFAULT_MEMORY_POOL")
 
 
-def _arenas(mode: str, **env: str) -> int:
-    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
-    result = subprocess.run([sys.executable, "-c", COUNT_ARENAS, mode], cwd=ROOT,
+def _python(code: str, *args: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in MALLOC}
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT,
                             env={**clean, **env}, capture_output=True, text=True,
                             timeout=60, check=True)
-    return int(result.stdout)
+    return result.stdout.strip()
 
 
-def test_two_arenas_however_many_threads_allocate() -> None:
-    assert _arenas("limited") == 2
-    assert _arenas("as-is") > 2  # glibc alone: the main thread's and one per thread (9)
+def test_one_arena_however_many_threads_allocate() -> None:
+    assert int(_python(COUNT_ARENAS, "limited")) == 1
+    assert int(_python(COUNT_ARENAS, "as-is")) > 2  # glibc alone: one per thread (9)
 
 
 def test_a_limit_in_the_environment_is_kept() -> None:
-    assert _arenas("limited", MALLOC_ARENA_MAX="4") == 4
+    assert int(_python(COUNT_ARENAS, "limited", MALLOC_ARENA_MAX="4")) == 4
+    assert int(_python(COUNT_ARENAS, "limited", GLIBC_TUNABLES="glibc.malloc.arena_max=3")) == 3
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="glibc 2.33+")
+def test_a_large_block_comes_from_the_heap_and_stays_there_once_freed() -> None:
+    mapped, heap_mb = map(int, _python(LARGE_BLOCK, "limited").split())
+    assert mapped == 0 and heap_mb >= 200
+    mapped, heap_mb = map(int, _python(LARGE_BLOCK, "as-is").split())
+    assert mapped == 1 and heap_mb < 200  # glibc alone maps it, and unmaps it when freed
+    # a threshold in the environment is kept: the block is mapped again
+    mapped, _ = map(int, _python(LARGE_BLOCK, "limited", MALLOC_MMAP_THRESHOLD_="1048576")
+                    .split())
+    assert mapped == 1
+
+
+def test_arrow_allocates_from_the_same_heap_unless_told_otherwise() -> None:
+    pool = "import cli, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    assert _python(pool) == "system"
+    assert _python(pool, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
