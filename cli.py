@@ -194,8 +194,9 @@ def classify(register: Path, rules: tuple[Path, ...], year: int, engine: str,
 @click.option("--cluster", help="local:N for a local dask cluster, or tcp://host:port.")
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=None,
               help="Extracts with more lines are streamed in pieces of this many lines: "
-              "memory follows the piece, not the file. Default 1,000,000, or 500,000 with a "
-              "register over 64 MB (about 450,000 enterprise-years).")
+              "memory follows the piece, not the file. Default: months up to 1,000,000 "
+              "lines (500,000 with a register over 64 MB, about 450,000 enterprise-years) "
+              "are held in memory, longer ones streamed in pieces of half that.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @reports_errors
 def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
@@ -205,8 +206,9 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
     """The monthly batch: classify, price the extracts, write the run directory."""
     if not billing:
         raise click.UsageError("at least one --billing extract is needed")
-    from pricing.billing.prefetch import default_chunk_lines, prefetch
+    from pricing.billing.prefetch import default_chunk_lines, default_piece_lines, prefetch
 
+    piece_lines = None if chunk_lines else default_piece_lines(register)
     chunk_lines = chunk_lines or default_chunk_lines(register)
     early = prefetch(list(billing), chunk_lines, input_encoding, register)  # before imports
     if early is not None and early.reads_extracts:
@@ -223,7 +225,8 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
                       catalog=load_catalog([*rules, *tariffs]), overrides=overrides, year=year,
                       max_reject_rate=max_reject_rate, encoding=encoding,
                       input_encoding=input_encoding, engine=engine, cluster=cluster,
-                      progress=progress, chunk_lines=chunk_lines, prefetched=early)
+                      progress=progress, chunk_lines=chunk_lines, piece_lines=piece_lines,
+                      prefetched=early)
     manifest = run_month(opts, out)
     counts, totals = manifest["counts"], manifest["totals"]
     click.echo(f"run {manifest['run_id']} {period}: {counts['billing_rows']} billing lines, "

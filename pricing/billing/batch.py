@@ -63,8 +63,13 @@ class RunOptions:
     engine: str = "vectorized"
     cluster: str | None = None
     progress: Progress = SILENT
-    chunk_lines: int = 1_000_000
+    chunk_lines: int = 1_000_000  # extracts with more lines are streamed
+    piece_lines: int | None = None  # lines per streamed piece; None: chunk_lines
     prefetched: Prefetch | None = None  # files the CLI started reading at its start
+
+    @property
+    def lines_per_piece(self) -> int:
+        return self.piece_lines or self.chunk_lines
 
     @property
     def assessment_year(self) -> int:

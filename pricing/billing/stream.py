@@ -1,4 +1,6 @@
-"""Streamed runs: extracts larger than memory, read in pieces of at most ``--chunk-lines``.
+"""Streamed runs: extracts longer than ``--chunk-lines``, read in pieces of at most that
+many lines (half as many when the option is not given:
+:func:`pricing.billing.prefetch.default_piece_lines`).
 
 Two passes. The first, run while the register is read and classified, parses each piece
 once: its key fields go to the cross-piece checks
@@ -214,7 +216,7 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
     # the peak is the same, and fresh pages, zeroed by the system on first touch, are a
     # sixth of a streamed run's time (returning them after each piece cost 10-15 %).
     expected = sum(scan.newlines for scan in scans)
-    pieces = max(1, math.ceil(expected / opts.chunk_lines))
+    pieces = max(1, math.ceil(expected / opts.lines_per_piece))
     encoding = ENCODINGS[opts.encoding]
     with RunDirectory(out) as run_dir, tempfile.TemporaryDirectory(
             prefix=".spill-", dir=run_dir.path("")) as spill, \
@@ -393,7 +395,7 @@ def _first_pass(opts: RunOptions, scans: list[FileScan], check: CrossCheck,
     inputs = []
     first_row = 0
     for order, (path, scan) in enumerate(zip(opts.billing, scans, strict=True)):
-        reader = PieceReader(Path(path), str(path), opts.chunk_lines, scan.encoding)
+        reader = PieceReader(Path(path), str(path), opts.lines_per_piece, scan.encoding)
         rows = 0
         for raw, keys in ahead(_parsed(reader, Path(path), order)):
             if stop.is_set():

@@ -18,6 +18,7 @@ from pricing.billing.prefetch import (
     LARGE_REGISTER_BYTES,
     Prefetch,
     default_chunk_lines,
+    default_piece_lines,
     held_in_memory,
     prefetch,
 )
@@ -136,6 +137,9 @@ def test_a_province_register_halves_the_default_piece(tmp_path: Path) -> None:
     assert default_chunk_lines(city) == CHUNK_LINES
     assert default_chunk_lines(province) == CHUNK_LINES // 2
     assert default_chunk_lines(tmp_path / "missing.csv") == CHUNK_LINES
+    # a month longer than that streams in pieces of half as many lines
+    assert default_piece_lines(city) == CHUNK_LINES // 2
+    assert default_piece_lines(province) == CHUNK_LINES // 4
 
 
 def test_register_errors_come_first_in_a_streamed_run_too(tmp_path: Path) -> None:

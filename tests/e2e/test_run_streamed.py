@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main
+from pricing.billing import stream
 from pricing.billing.batch import RunOptions, run_month
 from tests.e2e.test_run_properties import CATALOG, extract_text, line
 
@@ -51,6 +52,27 @@ def test_golden_run_in_pieces_is_byte_identical(in_memory: Path, tmp_path: Path,
     assert not list((tmp_path / "run").glob(".spill*"))  # spill files are gone
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["billing_rows"] == 24
+
+
+def test_without_chunk_lines_a_long_month_streams_in_pieces_of_half(
+        in_memory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --chunk-lines, a month longer than the default is streamed in pieces of half
+    that many lines (here the default is 10 lines: the golden month's 24 stream in 5s)."""
+    monkeypatch.setattr("pricing.billing.prefetch.CHUNK_LINES", 10)
+    asked = []
+    reader = stream.PieceReader
+
+    def piece_reader(path: Path, source: str, lines: int, *args: object) -> object:
+        asked.append(lines)
+        return reader(path, source, lines, *args)
+
+    monkeypatch.setattr(stream, "PieceReader", piece_reader)
+    assert run(tmp_path / "run").exit_code == 0
+    assert asked == [5]
+    assert same_files(in_memory, tmp_path / "run") == []
+    asked.clear()
+    assert run(tmp_path / "given", "--chunk-lines", "10").exit_code == 0
+    assert asked == [10]  # a number given is the piece too, as documented
 
 
 @pytest.mark.parametrize("pending", [1, 3])
