@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import as_strided
 
-from pricing.billing.bytematrix import byte_matrix, text_offsets
+from pricing.bytematrix import byte_matrix, text_offsets
 
 _BLOCK_ROWS = 1 << 16
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from pricing.billing.bytematrix import text_offsets
+from pricing.bytematrix import text_offsets
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 _SPECIAL = np.zeros(256, dtype=bool)

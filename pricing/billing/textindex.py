@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.billing.bytematrix import byte_matrix
 from pricing.billing.hashing import mix
+from pricing.bytematrix import byte_matrix
 
 MAX_WIDTH = 32
 _PHI = np.uint64(0x9E3779B97F4A7C15)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pricing.bytematrix import byte_matrix
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
 from pricing.classify.policy import Coded, Verdicts, verdicts
@@ -176,8 +177,25 @@ def _coded_text(columns: list[Coded], order: np.ndarray) -> pa.Array:
 
 
 def _dense_rank(text: pa.Array) -> np.ndarray:
-    """Rank of each text in Arrow's sort order (missing last, all equal), ties sharing one."""
-    return pc.rank(text, tiebreaker="dense").to_numpy()
+    """Rank of each text in Arrow's sort order (missing last, all equal), ties sharing one,
+    from 1 (Arrow's ``rank``).
+
+    Texts of one byte width up to 32 (credit codes: 18) are ranked on their bytes read as
+    big-endian 64-bit words, zero-padded, which order as the bytes do: one numpy sort of
+    integer keys, where Arrow compares a province's million ids as strings (0.24 against
+    0.39-0.44 s)."""
+    matrix = byte_matrix(text)
+    if matrix is None or matrix.shape[1] > 32:
+        return pc.rank(text, tiebreaker="dense").to_numpy()
+    padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, : matrix.shape[1]] = matrix
+    words = padded.view(">u8").astype(np.uint64)
+    order = np.lexsort(words.T[::-1])  # the last key sorts first: the first word leads
+    ordered = words[order]
+    new = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
+    rank = np.empty(len(order), dtype=np.uint64)
+    rank[order] = np.cumsum(new)
+    return rank
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
