@@ -8,6 +8,7 @@ half-written run. Utilities load these files into billing systems, hence the exa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 _SPECIAL = np.zeros(256, dtype=bool)
 _SPECIAL[list(b'",\r\n')] = True
 _CHUNK_ROWS = 131_072
+_WRITEBACK_BYTES = 32 << 20
 _BARE = pa_csv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
 
 
@@ -177,6 +179,7 @@ class CsvWriter:
         self.rows = 0
         self._digest = hashlib.sha256()
         self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._unsynced = 0  # bytes written since the write-back was last started
         if encoding == "utf-8-sig":
             self._emit(b"\xef\xbb\xbf")
         header = pd.DataFrame([self.columns], dtype="string")
@@ -186,6 +189,21 @@ class CsvWriter:
     def _emit(self, chunk: bytes | memoryview) -> None:
         self._handle.write(chunk)
         self._digest.update(chunk)
+        self._unsynced += len(chunk)
+        if self._unsynced >= _WRITEBACK_BYTES:
+            self._write_back()
+
+    def _write_back(self) -> None:
+        """Have the system start writing what is written so far to disk, without waiting:
+        the run directory is synced before it is published (:class:`RunDirectory`), and a
+        province's 300 MB surcharges.csv left all to that sync kept the run waiting on the
+        disk at its end."""
+        self._handle.flush()
+        end = self._handle.tell()
+        with contextlib.suppress(OSError, AttributeError):  # advice only; not everywhere
+            os.posix_fadvise(self._handle.fileno(), end - self._unsynced, self._unsynced,
+                             os.POSIX_FADV_DONTNEED)  # Linux: starts the write-back
+        self._unsynced = 0
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append the rows of ``frame`` (its columns in the writer's order).
@@ -223,6 +241,8 @@ class CsvWriter:
 
     def close(self) -> tuple[str, int]:
         """Close the file; ``(sha256_hex, data_rows)`` of what was written."""
+        if self._unsynced:
+            self._write_back()
         self._handle.close()
         return self._digest.hexdigest(), self.rows
 

@@ -100,3 +100,30 @@ def test_rows_made_ahead_and_written_in_any_order_are_the_rows_written(
     expected = write_csv(frame.iloc[order], folder / "frame.csv", encoding=encoding)
     assert (folder / "rows.csv").read_bytes() == (folder / "frame.csv").read_bytes()
     assert found == expected
+
+
+def test_write_back_is_started_for_every_byte_written_and_changes_no_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every few bytes the writer asks the system to start writing the range just written
+    to disk (the run directory's sync then has little left); the ranges follow each other
+    from the first byte to the last, and the file is the file written without them."""
+    advised: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(outputs, "_WRITEBACK_BYTES", 100)
+    monkeypatch.setattr(outputs, "_CHUNK_ROWS", 50)  # four chunks, emitted by a helper
+    monkeypatch.setattr(outputs.os, "posix_fadvise",
+                        lambda fd, offset, length, advice: advised.append(
+                            (offset, length, advice)))
+    frame = pd.DataFrame({"i": [str(i) for i in range(200)],
+                          "v": ["a,b" if i % 7 == 0 else "x" for i in range(200)]},
+                         dtype="string")
+    writer = CsvWriter(tmp_path / "out.csv", ["i", "v"], encoding="utf-8")
+    writer.write(frame)
+    writer.write_rows(outputs.csv_rows(frame, ["i", "v"]))
+    writer.close()
+    data = (tmp_path / "out.csv").read_bytes()
+    assert data == _reference(frame) + _reference(frame).split(b"\r\n", 1)[1]
+    assert len(advised) == 5  # four chunks, then the rows made ahead
+    assert {advice for *_, advice in advised} == {outputs.os.POSIX_FADV_DONTNEED}
+    starts = [offset for offset, _, _ in advised]
+    ends = [offset + length for offset, length, _ in advised]
+    assert starts[0] == 0 and starts[1:] == ends[:-1] and ends[-1] == len(data)
