@@ -109,10 +109,20 @@ class ClassificationIndex:
                               for i, name in enumerate(names)}
         self.rows = rows
         self._verdict_of: dict[str, np.ndarray] = {}
+        self._of_rulebook: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def rows_of(self, rulebook: str) -> np.ndarray:
         """The table rows of a rulebook (none for one that classified nobody)."""
         return self.rulebook_rows.get(rulebook, np.zeros(0, dtype=np.int64))
+
+    def of_rulebook(self, rulebook: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A rulebook's table rows, their class codes and whether each blocks its lines;
+        taken once per rulebook, whatever the lines (a province's pieces took them again,
+        a million rows per rulebook, for every piece)."""
+        if rulebook not in self._of_rulebook:
+            rows = self.rows_of(rulebook)
+            self._of_rulebook[rulebook] = rows, self.class_codes[rows], self.blocked[rows]
+        return self._of_rulebook[rulebook]
 
     def verdict_of(self, rulebook: str) -> np.ndarray:
         """Per enterprise code (and a trailing -1 for none), its first row among the
@@ -195,12 +205,11 @@ class _Lines:
         """A rulebook's verdicts; a line's is its enterprise's first row under the rulebook."""
         if rulebook not in self.verdicts:
             table = self.table
-            table_rows = table.rows_of(rulebook)
+            table_rows, class_codes, blocked = table.of_rulebook(rulebook)
             at = table.verdict_of(rulebook)[self.table_enterprise]
             lines = np.flatnonzero(at >= 0)
-            self.verdicts[rulebook] = _Verdicts(
-                table, table_rows, table.class_codes[table_rows], table.class_names,
-                table.blocked[table_rows], lines, at[lines])
+            self.verdicts[rulebook] = _Verdicts(table, table_rows, class_codes,
+                                                table.class_names, blocked, lines, at[lines])
         return self.verdicts[rulebook]
 
 
