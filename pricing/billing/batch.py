@@ -182,6 +182,11 @@ def _compute_month(opts: RunOptions, catalog: Catalog, reading: Future[Extract],
                    lean: bool = False) -> MonthResult:
     components = in_force(catalog.tariffs, opts.period)
     classified = classify_month(opts, catalog, facts_read(components) if lean else None)
+    # indexed while the lines may still be checked: pricing then looks up no table id, nor
+    # surcharge_table any place (as a streamed run does once for all its pieces)
+    verdicts = classified.classification
+    index = None if opts.cluster else ClassificationIndex(verdicts.table, verdicts.rows)
+    placed = None if index is None else place_of_code(index, verdicts.rows)
     opts.progress.step("reading and checking the billing extracts")
     extract = reading.result()
     inputs = list(classified.inputs)
@@ -189,11 +194,12 @@ def _compute_month(opts: RunOptions, catalog: Catalog, reading: Future[Extract],
         inputs.append(input_entry("billing", Path(path), sha, rows))
     lines = extract.clean.reset_index(drop=True)
     opts.progress.step(f"pricing {len(lines)} valid lines with {len(components)} components")
-    priced = price_clean(opts, lines, classified, components)
+    priced = price_clean(opts, lines, classified, components, index=index)
     rejects = all_rejects(extract.rejects, lines, priced, extract.raw)
     billing_rows = len(extract.clean) + len(extract.rejects)
     return MonthResult(classified.classification, lines, priced, rejects, billing_rows, inputs,
-                       classified.enterprises, classified.register, raw=extract.raw)
+                       classified.enterprises, classified.register, raw=extract.raw,
+                       place_of_code=placed)
 
 
 def run_month(opts: RunOptions, out: Path) -> dict:
