@@ -196,7 +196,8 @@ def classify(register: Path, rules: tuple[Path, ...], year: int, engine: str,
               help="Extracts with more lines are streamed in pieces of this many lines: "
               "memory follows the piece, not the file. Default: months up to 1,000,000 "
               "lines (500,000 with a register over 64 MB, about 450,000 enterprise-years) "
-              "are held in memory, longer ones streamed in pieces of half that.")
+              "are held in memory, longer ones streamed in pieces of half that (of all of "
+              "it with --cluster).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @reports_errors
 def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Path, ...],
@@ -208,7 +209,7 @@ def run(period: str, register: Path, billing: tuple[Path, ...], rules: tuple[Pat
         raise click.UsageError("at least one --billing extract is needed")
     from pricing.billing.prefetch import default_chunk_lines, default_piece_lines, prefetch
 
-    piece_lines = None if chunk_lines else default_piece_lines(register)
+    piece_lines = None if chunk_lines else default_piece_lines(register, bool(cluster))
     chunk_lines = chunk_lines or default_chunk_lines(register)
     early = prefetch(list(billing), chunk_lines, input_encoding, register)  # before imports
     if early is not None and early.reads_extracts:

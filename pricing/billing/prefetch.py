@@ -45,14 +45,15 @@ def default_chunk_lines(register: Path) -> int:
     return CHUNK_LINES // 2 if large else CHUNK_LINES
 
 
-def default_piece_lines(register: Path) -> int:
+def default_piece_lines(register: Path, cluster: bool = False) -> int:
     """Lines per streamed piece when ``--chunk-lines`` is not given: half of
     :func:`default_chunk_lines`, which stays the length up to which a month is held in
     memory whole. Two pieces are priced at a time; pieces of a million lines made a 20M-line
-    month peak at 2.75 GB and half a million at 1.5, in the same time (a 5M-line month took
-    0.4 s less), and a province's register with pieces of 250,000 peaked 0.3 GB lower than
-    with 500,000, in the same time."""
-    return default_chunk_lines(register) // 2
+    month peak at 2.75 GB and half a million at 1.5, and a province's register with pieces
+    of 250,000 peaked 0.3 GB lower than with 500,000, in the same time. With a ``cluster``
+    each piece is a round trip to the workers: pieces of the whole limit, as before (a
+    province's month took 40 s in pieces of 250,000 and 25.5 s in pieces of 500,000)."""
+    return default_chunk_lines(register) // (1 if cluster else 2)
 
 
 class Prefetch:

@@ -140,6 +140,9 @@ def test_a_province_register_halves_the_default_piece(tmp_path: Path) -> None:
     # a month longer than that streams in pieces of half as many lines
     assert default_piece_lines(city) == CHUNK_LINES // 2
     assert default_piece_lines(province) == CHUNK_LINES // 4
+    # a cluster run's pieces are round trips to the workers: the whole limit each
+    assert default_piece_lines(city, cluster=True) == CHUNK_LINES
+    assert default_piece_lines(province, cluster=True) == CHUNK_LINES // 2
 
 
 def test_register_errors_come_first_in_a_streamed_run_too(tmp_path: Path) -> None:
