@@ -39,3 +39,13 @@ def byte_matrix(text: pa.Array) -> np.ndarray | None:
         return None
     data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
     return data[first : first + width * len(text)].reshape(len(text), width)
+
+
+def word_matrix(matrix: np.ndarray, big_endian: bool = False) -> np.ndarray:
+    """An (n, width) byte matrix as an (n, ⌈width/8⌉) ``uint64`` matrix, zero-padded.
+
+    ``big_endian`` words compare as the bytes do (byte order = text order for texts of one
+    width); native words are cheaper and serve hashing and equality."""
+    padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, : matrix.shape[1]] = matrix
+    return padded.view(">u8").astype(np.uint64) if big_endian else padded.view(np.uint64)

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pricing.billing.hashing import mix
-from pricing.bytematrix import byte_matrix
+from pricing.bytematrix import byte_matrix, word_matrix
 
 MAX_WIDTH = 32
 _PHI = np.uint64(0x9E3779B97F4A7C15)
@@ -80,7 +80,7 @@ class TextIndex:
                  if matrix is not None and matrix.shape[1] <= MAX_WIDTH else None)
         if matrix is None or table is None:
             return encoded_lookup(keys, self.values)
-        words = _words(matrix)
+        words = word_matrix(matrix)
         found = table.hashes.get_indexer(_hash(words))
         hit = np.flatnonzero(found >= 0)
         row = found[hit]
@@ -105,20 +105,13 @@ def _hashed(values: pa.Array, width: int) -> _Width | None:
     lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(lengths == width)
     matrix = byte_matrix(values.take(pa.array(rows, type=pa.int64())))
-    words = (_words(matrix) if matrix is not None
+    words = (word_matrix(matrix) if matrix is not None
              else np.zeros((0, -(-width // 8)), dtype=np.uint64))
     hashes = pd.Index(_hash(words))
     if not hashes.is_unique:
         return None
     return _Width(hashes, rows, [np.ascontiguousarray(words[:, k])
                                  for k in range(words.shape[1])])
-
-
-def _words(matrix: np.ndarray) -> np.ndarray:
-    """An (n, width) byte matrix as an (n, ⌈width/8⌉) matrix of 64-bit words, zero-padded."""
-    padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
-    padded[:, : matrix.shape[1]] = matrix
-    return padded.view(np.uint64)
 
 
 def _hash(words: np.ndarray) -> np.ndarray:

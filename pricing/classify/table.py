@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.bytematrix import byte_matrix
+from pricing.bytematrix import byte_matrix, word_matrix
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
 from pricing.classify.policy import Coded, Verdicts, verdicts
@@ -187,11 +187,9 @@ def _dense_rank(text: pa.Array) -> np.ndarray:
     matrix = byte_matrix(text)
     if matrix is None or matrix.shape[1] > 32:
         return pc.rank(text, tiebreaker="dense").to_numpy()
-    padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
-    padded[:, : matrix.shape[1]] = matrix
-    words = padded.view(">u8").astype(np.uint64)
-    order = np.lexsort(words.T[::-1])  # the last key sorts first: the first word leads
-    ordered = words[order]
+    keys = word_matrix(matrix, big_endian=True)
+    order = np.lexsort(keys.T[::-1])  # the last key sorts first: the first word leads
+    ordered = keys[order]
     new = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
     rank = np.empty(len(order), dtype=np.uint64)
     rank[order] = np.cumsum(new)
