@@ -144,10 +144,12 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
     book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
                            for part in parts])
     book_rank = _dense_rank(pa.array(book_ids, type=pa.string()))
-    # one stable sort of a combined integer key, as np.lexsort would order the two keys
-    key = id_rank[at].astype(np.int64) * (int(book_rank.max(initial=0)) + 1) + \
-        book_rank[book].astype(np.int64)
-    order = np.argsort(key, kind="stable")
+    order = _table_order([len(part.at) for part in parts], id_rank[at].astype(np.int64),
+                         [int(book_rank[part.book]) for part in parts])
+    if order is None:  # an id twice in a rulebook's rows: one stable sort of both keys
+        key = id_rank[at].astype(np.int64) * (int(book_rank.max(initial=0)) + 1) + \
+            book_rank[book].astype(np.int64)
+        order = np.argsort(key, kind="stable")
     at_row = at[order]
     where = pa.array(at_row)
     table = pa.table({
@@ -162,6 +164,28 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
         "evidence": pa.concat_arrays([part.evidence for part in parts]).take(pa.array(order)),
     })
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), at_row
+
+
+def _table_order(sizes: list[int], id_rank: np.ndarray, book_rank: list[int]
+                 ) -> np.ndarray | None:
+    """The rows, in rulebook parts of ``sizes`` rows one after the other, ordered by
+    ``id_rank`` and then by their part's ``book_rank``: what a stable sort on the two gives,
+    placed without sorting (a province's 1.25M rows: 0.12 s of argsort). Each id's rows go
+    to a run of places (ids counted); the parts are placed in rulebook order, each row in
+    the next free place of its id's run. None when an id has two rows in one part, which a
+    register of one row per enterprise and year never gives."""
+    bounds = np.cumsum([0, *sizes])
+    starts = np.zeros(int(id_rank.max(initial=0)) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(id_rank, minlength=len(starts) - 1), out=starts[1:])
+    free = starts[:-1].copy()
+    order = np.empty(len(id_rank), dtype=np.int64)
+    for part in sorted(range(len(sizes)), key=book_rank.__getitem__):
+        ranks = id_rank[bounds[part]:bounds[part + 1]]
+        order[free[ranks]] = np.arange(bounds[part], bounds[part + 1])
+        free[ranks] += 1
+    if not np.array_equal(free, starts[1:]):
+        return None
+    return order
 
 
 def _coded_text(columns: list[Coded], order: np.ndarray) -> pa.Array:
