@@ -184,9 +184,7 @@ def _compute_month(opts: RunOptions, catalog: Catalog, reading: Future[Extract],
     classified = classify_month(opts, catalog, facts_read(components) if lean else None)
     # indexed while the lines may still be checked: pricing then looks up no table id, nor
     # surcharge_table any place (as a streamed run does once for all its pieces)
-    verdicts = classified.classification
-    index = None if opts.cluster else ClassificationIndex(verdicts.table, verdicts.rows)
-    placed = None if index is None else place_of_code(index, verdicts.rows)
+    index, placed = kept_index(opts, classified)
     opts.progress.step("reading and checking the billing extracts")
     extract = reading.result()
     inputs = list(classified.inputs)
@@ -349,6 +347,18 @@ def _looked_up(month: MonthResult, enterprise: pa.Array) -> np.ndarray:
     if month.places is not None:  # hashes kept for the run
         return month.places.positions(enterprise)
     return encoded_lookup(enterprise, arrow_text(month.enterprises.index))
+
+
+def kept_index(opts: RunOptions, classified: Classified
+               ) -> tuple[ClassificationIndex | None, np.ndarray | None]:
+    """The classification's index, made once for all the lines a run prices, and the place
+    of each of its ids (:func:`place_of_code`); neither with ``--cluster``, whose workers
+    price with the verdicts they are sent."""
+    if opts.cluster:
+        return None, None
+    verdicts = classified.classification
+    index = ClassificationIndex(verdicts.table, verdicts.rows)
+    return index, place_of_code(index, verdicts.rows)
 
 
 def place_of_code(index: ClassificationIndex, rows: np.ndarray) -> np.ndarray:

@@ -77,12 +77,13 @@ class ClassificationIndex:
     Built per call, or once by the caller for many calls on the same classification (a
     streamed run's pieces)."""
 
-    def __init__(self, classification: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+    def __init__(self, classification: pd.DataFrame,
+                 register_rows: np.ndarray | None = None) -> None:
         ids = _text(classification["enterprise_id"])
-        if rows is not None and len(rows) == len(ids):
+        if register_rows is not None and len(register_rows) == len(ids):
             # ``Classification.rows``: one register row per enterprise, so the rows tell the
             # ids apart as integers; codes in order of first appearance, as Arrow's
-            codes = pd.factorize(rows)[0].astype(np.int64)
+            codes = pd.factorize(register_rows)[0].astype(np.int64)
             self.enterprise_codes = codes
             self.enterprise_ids = ids.take(pa.array(_first_positions(codes)))
         else:

@@ -57,9 +57,9 @@ from pricing.billing.batch import (
     counts_of,
     fen_by_utility,
     input_entry,
+    kept_index,
     manifest,
     place_index,
-    place_of_code,
     price_clean,
     raise_reject_rate,
     reject_rate_exceeded,
@@ -249,11 +249,9 @@ def run_streamed(opts: RunOptions, out: Path, scans: list[FileScan]) -> dict:
         ready = list(itertools.islice(coming, 1))
         rejects = CsvWriter(run_dir.path("rejects.csv"), REJECT_COLUMNS, encoding)
         pricer = _cluster_pricer(opts, classified, components)
-        verdicts = classified.classification
-        index = None if opts.cluster else ClassificationIndex(verdicts.table, verdicts.rows)
-        places = place_index(classified.enterprises)  # hashed once if ever looked up
         # each classified id's place, once: a piece's rows take theirs from pricing's codes
-        placed = None if index is None else place_of_code(index, verdicts.rows)
+        index, placed = kept_index(opts, classified)
+        places = place_index(classified.enterprises)  # hashed once if ever looked up
         def priced(checked: _Checked) -> tuple[MonthResult, pd.DataFrame]:
             month = _price_piece(opts, checked, classified, components, pricer, index,
                                  places, placed)

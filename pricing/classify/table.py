@@ -138,17 +138,17 @@ def _classify_book(book: Any, number: int, typed: metrics.TypedColumns, source: 
 def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.ndarray,
            year: int, book_ids: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """The classification table sorted by enterprise_id, then rulebook, and each of its
-    rows' position in ``rows``: the order comes from one sort of the year's ids
+    rows' position in ``rows``: the order comes from the ranks of the year's ids
     (``id_rank``) and of the rulebook ids, not a sort of 2 text keys."""
     at = np.concatenate([part.at for part in parts])
     book = np.concatenate([np.full(len(part.at), part.book, dtype=np.int64)
                            for part in parts])
     book_rank = _dense_rank(pa.array(book_ids, type=pa.string()))
-    order = _table_order([len(part.at) for part in parts], id_rank[at].astype(np.int64),
+    rank_at = id_rank[at].astype(np.int64)
+    order = _table_order([len(part.at) for part in parts], rank_at,
                          [int(book_rank[part.book]) for part in parts])
     if order is None:  # an id twice in a rulebook's rows: one stable sort of both keys
-        key = id_rank[at].astype(np.int64) * (int(book_rank.max(initial=0)) + 1) + \
-            book_rank[book].astype(np.int64)
+        key = rank_at * (int(book_rank.max(initial=0)) + 1) + book_rank[book].astype(np.int64)
         order = np.argsort(key, kind="stable")
     at_row = at[order]
     where = pa.array(at_row)
