@@ -164,10 +164,13 @@ def arrow_text(values: pd.Series | pd.Index | np.ndarray) -> pa.Array:
 
 
 def _int_series(array: pa.Array, nullable: bool) -> pd.Series:
+    """Arrow integers as pandas ``Int64`` (``nullable``) or ``int64``, the values converted
+    once: pandas 3 would copy an array handed to ``Series`` again unless told not to."""
     if nullable:
         return pd.Series(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array,
-                         dtype=pd.Int64Dtype())
-    return pd.Series(pc.fill_null(array, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+                         dtype=pd.Int64Dtype(), copy=False)
+    return pd.Series(pc.fill_null(array, 0).to_numpy(zero_copy_only=False), dtype=np.int64,
+                     copy=False)
 
 
 def _matches(text: pa.Array, pattern: str) -> np.ndarray:
