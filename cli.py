@@ -33,6 +33,10 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
 # keeps what is freed (:func:`_one_heap`); Arrow's own allocator gave freed pages back to
 # the system after 10 ms and the next piece took them again, cleared. Before pyarrow loads.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+# numpy's OpenBLAS starts a thread per core as it loads, each spinning a while before it
+# sleeps: 2-3 % of a month's CPU (perf: blas_thread_server) on a machine whose cores the
+# run keeps busy. No command multiplies matrices.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:

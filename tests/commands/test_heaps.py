@@ -100,3 +100,15 @@ def test_arrow_allocates_from_the_same_heap_unless_told_otherwise() -> None:
     pool = "import cli, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
     assert _python(pool) == "system"
     assert _python(pool, ARROW_DEFAULT_MEMORY_POOL="mimalloc") == "mimalloc"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux /proc")
+def test_numpy_starts_no_blas_threads_unless_told_to() -> None:
+    """OpenBLAS would start a spinning thread per further core as numpy loads."""
+    threads = "import cli, numpy, os; print(len(os.listdir('/proc/self/task')))"
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run([sys.executable, "-c", threads], cwd=ROOT, env=clean,
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "1"
+    if (os.cpu_count() or 1) > 1:  # a number already set is kept
+        assert _python(threads, OPENBLAS_NUM_THREADS="2") == "2"
