@@ -35,7 +35,7 @@ CANDIDATE_COLUMNS = ["row", "order", "component_id", "group", "band", "rulebook"
                      "rule_id", "basis_milli", "rate_nano", "days", "days_in_month"]
 FAULT_COLUMNS = ["row", "order", "reason_code", "detail"]
 BLOCKING = ("unclassified", "conflict")
-_EMPTY_TEXT = pa.array([""], pa.string())
+_EMPTY_TEXT = pa.array([""], pa.large_string())
 _SPLIT_ROWS = 200_000  # lines from which enterprise ids are hashed by two threads
 
 
@@ -53,6 +53,13 @@ def _text(values: pd.Series | pd.Index) -> pa.Array:
     """A text column as one Arrow string array (Arrow-backed columns convert without copy);
     from its array, which Arrow converts without probing the Series (and hashing its index)."""
     array = pa.array(values.array, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _large_text(values: pd.Series) -> pa.Array:
+    """A text column as one ``large_string`` array: pandas' own text as it is, where
+    :func:`_text` would rewrite its offsets, and wrapping it in pandas again would too."""
+    array = pa.array(values.array, type=pa.large_string(), from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -97,9 +104,10 @@ class ClassificationIndex:
             zero_copy_only=False).astype(np.int64)
         self.class_names = [str(name) for name in classes.dictionary.to_pylist()]
         rows = len(classification)
-        # A trailing "" answers for lines priced without a rulebook (table row ``rows``).
-        self.class_ = pa.concat_arrays([_text(classification["class"]), _EMPTY_TEXT])
-        self.rule_id = pa.concat_arrays([_text(classification["rule_id"]), _EMPTY_TEXT])
+        # A trailing "" answers for lines priced without a rulebook (table row ``rows``);
+        # kept as the table holds them (``large_string``): what the surcharges wrap in pandas
+        self.class_ = pa.concat_arrays([_large_text(classification["class"]), _EMPTY_TEXT])
+        self.rule_id = pa.concat_arrays([_large_text(classification["rule_id"]), _EMPTY_TEXT])
         self.decided_by = _text(classification["decided_by"])
         self.blocked = pc.fill_null(pc.is_in(self.decided_by, value_set=pa.array(
             BLOCKING, pa.string())), False).to_numpy(zero_copy_only=False)
@@ -378,7 +386,8 @@ def _surcharges(found: list[_Found], components: list[InForce], table: Classific
     keep = np.flatnonzero(_largest_in_group(row, group_of[item], order, fen) & (fen > 0))
 
     def text(values: list[str], codes: np.ndarray) -> pd.arrays.ArrowStringArray:
-        return pd.arrays.ArrowStringArray(pa.array(values, pa.string()).take(pa.array(codes)))
+        return pd.arrays.ArrowStringArray(pa.array(values, pa.large_string())
+                                          .take(pa.array(codes)))
 
     item, band, table_row = item[keep], band[keep], table_row[keep]
     bands = ["", *map(str, range(1, int(band.max(initial=0)) + 1))]
