@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def text_offsets(text: pa.Array) -> np.ndarray | None:
@@ -49,3 +50,14 @@ def word_matrix(matrix: np.ndarray, big_endian: bool = False) -> np.ndarray:
     padded = np.zeros((len(matrix), -(-matrix.shape[1] // 8) * 8), dtype=np.uint8)
     padded[:, : matrix.shape[1]] = matrix
     return padded.view(">u8").astype(np.uint64) if big_endian else padded.view(np.uint64)
+
+
+def stripped(text: pa.Array) -> pa.Array:
+    """``str.strip()``: skipped when the characters hold no ASCII whitespace and no non-ASCII
+    byte (where Unicode spaces such as U+3000 would be), as in ids and numbers."""
+    data = text.buffers()[2]
+    if data is not None and text.offset == 0 and text.null_count == 0:
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if not len(raw) or (raw.min() > 32 and raw.max() < 128):  # no temporary mask
+            return text
+    return pc.utf8_trim_whitespace(text)

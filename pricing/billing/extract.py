@@ -37,6 +37,7 @@ from pricing.billing.creditcode import all_eighteen_bytes, valid_codes
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.hashing import id_hash
 from pricing.billing.money import parse_scaled_arrow
+from pricing.bytematrix import stripped
 from pricing.errors import InputError
 
 if TYPE_CHECKING:
@@ -129,17 +130,6 @@ def file_columns(name: str, order: int, rows: int) -> dict[str, pa.Array]:
     return {"source": pc.take(pa.array([name], pa.string()),
                               pa.array(np.zeros(rows, dtype=np.int32))),
             "file_order": pa.array(np.full(rows, order, dtype=np.int64))}
-
-
-def stripped(text: pa.Array) -> pa.Array:
-    """``str.strip()``: skipped when the characters hold no ASCII whitespace and no non-ASCII
-    byte (where Unicode spaces such as U+3000 would be), as in ids and numbers."""
-    data = text.buffers()[2]
-    if data is not None and text.offset == 0 and text.null_count == 0:
-        raw = np.frombuffer(data, dtype=np.uint8)
-        if not len(raw) or (raw.min() > 32 and raw.max() < 128):  # no temporary mask
-            return text
-    return pc.utf8_trim_whitespace(text)
 
 
 def _string_series(array: pa.Array | pa.ChunkedArray) -> pd.Series:

@@ -16,6 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pricing.bytematrix import stripped as trimmed
+from pricing.bytematrix import text_offsets
+
 INT64_MAX = np.iinfo(np.int64).max
 _MAX_DIGITS = 18  # any 18-digit integer fits int64
 _FAST_PATH_BOUND = 2.0**62  # q·r·d below this fits int64 with room for the rounding term
@@ -62,8 +65,14 @@ def parse_scaled_arrow(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
     """:func:`parse_scaled` on an Arrow string array: ``(int64 values, ok, why)``.
 
     Columns such as ``quota`` or ``base_price`` repeat few distinct texts, so those are parsed
-    once each (dictionary encoding); plain digit strings take a cast instead of a regex.
+    once each (dictionary encoding); plain digit strings take a cast instead of a regex. A
+    column mostly empty (optional figures) parses only its filled cells: an empty cell is
+    missing and fine, and needs neither hashing nor a cast.
     """
+    filled = _filled(text)
+    if filled is not None and 2 * len(filled) < len(text):
+        return _scattered(len(text), filled, *parse_scaled_arrow(
+            text.take(pa.array(filled, type=pa.int64())), scale))
     if _mostly_distinct(text):
         return _parse_distinct(text, scale)
     encoded = pc.dictionary_encode(text)
@@ -78,6 +87,37 @@ def parse_scaled_arrow(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
     return _parse_distinct(text, scale)
 
 
+def _filled(text: pa.Array) -> np.ndarray | None:
+    """The positions of the cells that hold at least one byte (missing ones hold none), from
+    the offsets alone; None for an array that is not plain text."""
+    offsets = text_offsets(text)
+    if offsets is None:
+        return None
+    filled = np.diff(offsets) > 0
+    if text.null_count:
+        filled &= pc.is_valid(text).to_numpy(zero_copy_only=False)
+    return np.flatnonzero(filled)
+
+
+def _scattered(rows: int, at: np.ndarray, values: pa.Array, ok: np.ndarray, why: pa.Array
+               ) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """Results for the cells at ``at`` placed among ``rows`` cells, the others empty:
+    missing, fine, no reason."""
+    numbers = np.zeros(rows, dtype=np.int64)
+    numbers[at] = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+    present = np.zeros(rows, dtype=bool)
+    present[at] = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    fine = np.ones(rows, dtype=bool)
+    fine[at] = ok
+    reasons = pa.nulls(rows, pa.string())
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        text = np.full(rows, None, dtype=object)
+        text[at[bad]] = why.take(pa.array(bad, type=pa.int64())).to_numpy(zero_copy_only=False)
+        reasons = pa.array(text, type=pa.string())
+    return pa.array(numbers, type=pa.int64(), mask=~present), fine, reasons
+
+
 def _mostly_distinct(text: pa.Array, sample: int = 20_000) -> bool:
     """Whether a leading sample already shows more than half distinct texts (quantities):
     then encoding the whole column first would cost more than it saves."""
@@ -88,8 +128,11 @@ def _mostly_distinct(text: pa.Array, sample: int = 20_000) -> bool:
 
 def _parse_distinct(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """Plain digit strings (and empties) by a cast; only the others through the regex."""
-    stripped = pc.utf8_trim_whitespace(text)
+    stripped = trimmed(text)
     plain = _plain_digits(stripped, _MAX_DIGITS - scale)
+    if pc.all(plain).as_py():  # every cell plain digits (quantities): the cast alone
+        return (pc.multiply(pc.cast(stripped, pa.int64()), 10**scale),
+                np.ones(len(text), dtype=bool), pa.nulls(len(text), pa.string()))
     simple = pc.or_(plain, pc.fill_null(pc.equal(stripped, ""), True)).to_numpy(
         zero_copy_only=False)
     values = pc.multiply(pc.cast(pc.if_else(plain, stripped, pa.scalar(None, pa.string())),

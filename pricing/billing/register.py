@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 
 from pricing.billing.creditcode import valid_codes
 from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
-from pricing.billing.extract import arrow_text, dictionary_codes, repeated, stripped
+from pricing.billing.extract import arrow_text, dictionary_codes, repeated
 from pricing.billing.hashing import id_hash
-from pricing.bytematrix import text_offsets
+from pricing.bytematrix import stripped, text_offsets
 from pricing.errors import DiffpriceError, ErrorList, InputError
 
 if TYPE_CHECKING:

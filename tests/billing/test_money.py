@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
@@ -19,6 +20,7 @@ from pricing.billing.money import (
     format_fixed,
     format_trimmed,
     parse_scaled,
+    parse_scaled_arrow,
     round_half_up_div,
 )
 
@@ -196,3 +198,52 @@ def test_credit_codes_all_eighteen_bytes_match_a_plain_check(values: list[str],
         assert valid_codes(text).tolist() == [plain(value) for value in values]
     finally:
         creditcode._BLOCK_ROWS = saved
+
+
+def _reference_scaled(text: str | None, scale: int) -> tuple[int | None, bool]:
+    """SPEC decimals by hand: trimmed, ASCII digits with an optional fraction, at most
+    ``scale`` significant decimals, at most 18 digits once scaled; empty is missing and fine."""
+    if text is None or not text.strip():
+        return None, True
+    found = re.fullmatch(r"([0-9]+)(?:\.([0-9]+))?", text.strip())
+    if found is None:
+        return None, False
+    whole, fraction = found.group(1).lstrip("0") or "0", (found.group(2) or "").rstrip("0")
+    if len(fraction) > scale or len(whole) + scale > 18:
+        return None, False
+    return int(whole) * 10**scale + int(fraction.ljust(scale, "0") or "0"), True
+
+
+_CELLS = st.one_of(
+    st.none(), st.just(""), st.just("  "), st.from_regex(r"[0-9]{1,20}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,12}\.[0-9]{1,9}", fullmatch=True),
+    st.from_regex(r"[ \t]{0,2}[0-9]{1,6}(\.[0-9]{1,4})?[ \t]{0,2}", fullmatch=True),
+    st.sampled_from(["1e3", "-1", "1,000", ".5", "5.", "abc", "１", "0", "000"]))
+
+
+@settings(max_examples=300)
+@given(st.lists(_CELLS, max_size=60), st.sampled_from([0, 3, 6]))
+def test_parse_scaled_arrow_matches_the_decimal_reference(cells: list[str | None],
+                                                         scale: int) -> None:
+    """Every path (a mostly empty column, few distinct texts, all plain digits, the general
+    regex) gives the reference's value and verdict, and a reason exactly where refused."""
+    values, ok, why = parse_scaled_arrow(pa.array(cells, pa.string()), scale)
+    expected = [_reference_scaled(cell, scale) for cell in cells]
+    assert values.to_pylist() == [value for value, _ in expected]
+    assert ok.tolist() == [fine for _, fine in expected]
+    assert [reason is None for reason in why.to_pylist()] == ok.tolist()
+
+
+def test_parse_scaled_arrow_on_a_long_column_of_distinct_quantities() -> None:
+    """A column long enough to be parsed without dictionary encoding, plain digits except a
+    few cells, and one mostly empty: the reference's results again."""
+    quantities = [str(7919 * row % 1_000_003) for row in range(45_000)]
+    quantities[10], quantities[20_000], quantities[44_999] = "1.25", " 12 ", "x"
+    sparse = ["" if row % 7 else "2.5" for row in range(45_000)]
+    sparse[14] = "bad"
+    for cells in (quantities, sparse):
+        values, ok, why = parse_scaled_arrow(pa.array(cells, pa.string()), 3)
+        expected = [_reference_scaled(cell, 3) for cell in cells]
+        assert values.to_pylist() == [value for value, _ in expected]
+        assert ok.tolist() == [fine for _, fine in expected]
+        assert [reason is None for reason in why.to_pylist()] == ok.tolist()
