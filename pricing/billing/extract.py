@@ -37,7 +37,7 @@ from pricing.billing.creditcode import all_eighteen_bytes, valid_codes
 from pricing.billing.encoding import canonical_columns, read_csv_table, require_columns
 from pricing.billing.hashing import id_hash
 from pricing.billing.money import parse_scaled_arrow
-from pricing.bytematrix import stripped
+from pricing.bytematrix import byte_matrix, stripped
 from pricing.errors import InputError
 
 if TYPE_CHECKING:
@@ -174,7 +174,16 @@ def _normal_period(text: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     normalized month (-1 for null), so equal months have equal codes however written; and
     the month each code stands for.
 
-    An extract holds one or two distinct periods: each is checked once, then taken."""
+    An extract holds one or two distinct periods: each is checked once, then taken; one
+    period on every line (the usual month) is seen on the bytes, without hashing them."""
+    matrix = byte_matrix(text)
+    if matrix is not None and bool((matrix == matrix[0]).all()):
+        normal = _normal_distinct_periods(text.slice(0, 1))
+        valid = normal.null_count == 0
+        lines = (text if valid and normal[0].as_py() == text[0].as_py()
+                 else pc.take(normal, pa.array(np.zeros(len(text), np.int64))))
+        return (lines, np.full(len(text), 0 if valid else -1, dtype=np.int64),
+                normal.drop_null())
     encoded = pc.dictionary_encode(text)
     normal = _normal_distinct_periods(encoded.dictionary)
     months = pc.dictionary_encode(normal)

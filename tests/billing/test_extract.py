@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pricing.billing.creditcode import check_char
 from pricing.billing.encoding import detect_encoding, to_utf8
-from pricing.billing.extract import HEADER_ALIASES, read_extracts
+from pricing.billing.extract import HEADER_ALIASES, _normal_period, read_extracts
 from pricing.errors import InputError
 
 GOOD = "91350100M000100Y43"  # check character computed by hand in test_money
@@ -150,3 +151,25 @@ def test_nothing_is_dropped_silently(tmp_path: Path, rows) -> None:
     assert (extract.clean["production_milli"] <= extract.clean["quantity_milli"]).all()
     frame = pd.DataFrame(rows)
     assert set(extract.rejects["line"]) >= {i + 2 for i in frame.index[frame["quantity"] == ""]}
+
+
+_PERIODS = st.sampled_from(["2025-01", "202501", "2025-13", "2025/01", "2024-12", "abcdefg"])
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.lists(_PERIODS, min_size=1, max_size=8),
+                 st.builds(lambda text, n: [text] * n, _PERIODS, st.integers(1, 30))))
+def test_periods_normalized_alike_whether_one_or_many(texts: list[str]) -> None:
+    """A column of one period (read on its bytes) or of several (hashed): each line gets its
+    month (YYYYMM written YYYY-MM; null if unreadable), equal months one code, -1 none."""
+    lines, codes, months = _normal_period(pa.array(texts, pa.string()))
+    expected = [f"{text[:4]}-{text[4:]}" if text.isdigit() and text[4:] in MONTHS else
+                text if text[4:5] == "-" and text[5:] in MONTHS else None for text in texts]
+    assert lines.to_pylist() == expected
+    distinct = list(dict.fromkeys(month for month in expected if month is not None))
+    assert months.to_pylist() == distinct
+    assert codes.tolist() == [-1 if month is None else distinct.index(month)
+                              for month in expected]
+
+
+MONTHS = {f"{month:02d}" for month in range(1, 13)}
