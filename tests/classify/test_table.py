@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from classify_helpers import compiled_rulebook, register
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pricing.classify import metrics
 from pricing.classify.examples import run_examples
@@ -145,6 +147,27 @@ def test_a_declared_field_missing_from_the_register_names_the_rulebook() -> None
     book = compiled_rulebook(rules=[{"id": "R", "class": "restricted", "when": "x > 1"}])
     with pytest.raises(InputError, match="rulebook 'test-book' reads 'x'"):
         metrics.facts(book, register([{"enterprise_id": "A", "kind": "k"}]), source="r.csv")
+
+
+def _micro_text(value: float) -> str:
+    """The evidence text of a number by hand: rounded to millionths as the engine rounds
+    (float64, half to even), then written out with Python integers."""
+    if np.isnan(value):
+        return "null"
+    micro = int(np.round(value * 10**6))
+    whole, fraction = divmod(abs(micro), 10**6)
+    tail = f"{fraction:06d}".rstrip("0")
+    return ("-" if micro < 0 else "") + str(whole) + ("." + tail if tail else "")
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.floats(-4e12, 4e12, allow_nan=False), st.just(float("nan")),
+                          st.integers(-10**9, 10**9).map(float),
+                          st.floats(-1e-5, 1e-5)), max_size=40))
+def test_evidence_numbers_match_their_text_by_hand(values: list[float]) -> None:
+    floats = pd.Series(values, dtype="float64").astype("Float64")
+    floats[np.isnan(np.array(values, dtype=float))] = pd.NA
+    assert list(format_numbers(floats)) == [_micro_text(value) for value in values]
 
 
 def test_numbers_in_evidence_are_plain_short_decimals() -> None:
