@@ -61,3 +61,18 @@ def stripped(text: pa.Array) -> pa.Array:
         if not len(raw) or (raw.min() > 32 and raw.max() < 128):  # no temporary mask
             return text
     return pc.utf8_trim_whitespace(text)
+
+
+def take_text(text: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``text.take(rows)`` for in-range positions: texts of one width (ids, codes, months)
+    are gathered as rows of their byte matrix, a quarter to a half of Arrow's time, and keep
+    their type; any others are taken by Arrow."""
+    matrix = byte_matrix(text)
+    large = pa.types.is_large_string(text.type)
+    if matrix is None or (not large and len(rows) * matrix.shape[1] >= 2**31):
+        return text.take(pa.array(rows, type=pa.int64()))
+    width = matrix.shape[1]
+    taken = np.take(matrix, rows, axis=0)
+    offsets = np.arange(0, (len(rows) + 1) * width, width, dtype=np.int64 if large else np.int32)
+    return pa.Array.from_buffers(text.type, len(rows),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(taken)])

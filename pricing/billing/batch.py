@@ -28,6 +28,7 @@ from pricing.billing.overrides import read_overrides
 from pricing.billing.price import ClassificationIndex, Priced, facts_read, price_lines
 from pricing.billing.register import read_register
 from pricing.billing.textindex import TextIndex, encoded_lookup
+from pricing.bytematrix import take_text
 from pricing.catalog import Catalog
 from pricing.classify.table import Classification, apply_overrides, classify
 from pricing.errors import InputError, RejectRateExceeded, raise_if_any
@@ -280,8 +281,8 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
     if ordered:  # the account of each priced line ranked once, however many rows it has
         used = np.zeros(len(lines), dtype=bool)
         used[line_rows] = True
-        priced = pa.array(np.flatnonzero(used))
-        accounts = pa.table({name: pc.take(arrow_text(lines[name]), priced)
+        priced = np.flatnonzero(used)
+        accounts = pa.table({name: take_text(arrow_text(lines[name]), priced)
                              for name in ("period", "utility", "account_id")})
         components = pa.table({"component_id": arrow_text(cand["component_id"]),
                                "band": arrow_text(cand["band"]),
@@ -289,9 +290,9 @@ def surcharge_table(month: MonthResult, ordered: bool = True) -> pd.DataFrame:
         order = surcharge_order(accounts, components, (np.cumsum(used) - 1)[line_rows])
         cand = cand.take(order)
         line_rows = line_rows[order]
-    text = {name: pc.take(arrow_text(lines[name]), line_rows)
+    text = {name: take_text(arrow_text(lines[name]), line_rows)
             for name in ("period", "utility", "account_id")}
-    enterprise = pc.take(arrow_text(lines["enterprise_id"]), line_rows)
+    enterprise = take_text(arrow_text(lines["enterprise_id"]), line_rows)
     places = month.enterprises
     found = _places_of(month, enterprise, line_rows)
     at_place = pa.array(found, mask=found < 0)

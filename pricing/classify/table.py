@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.bytematrix import byte_matrix, word_matrix
+from pricing.bytematrix import byte_matrix, take_text, word_matrix
 from pricing.classify import engine as vectorized_engine
 from pricing.classify import metrics
 from pricing.classify.policy import Coded, Verdicts, verdicts
@@ -152,12 +152,11 @@ def _table(parts: list[_Part], rows: pd.DataFrame, ids: pa.Array, id_rank: np.nd
         key = rank_at * (int(book_rank.max(initial=0)) + 1) + book_rank[book].astype(np.int64)
         order = np.argsort(key, kind="stable")
     at_row = at[order]
-    where = pa.array(at_row)
     table = pa.table({
-        "enterprise_id": ids.take(where),
+        "enterprise_id": take_text(ids, at_row),
         "year": pa.repeat(pa.scalar(str(year), pa.string()), len(order)),
-        "district": _arrow_text(rows["district"]).take(where),
-        "industry_code": _arrow_text(rows["industry_code"]).take(where),
+        "district": take_text(_arrow_text(rows["district"]), at_row),
+        "industry_code": take_text(_arrow_text(rows["industry_code"]), at_row),
         "rulebook": pa.array(book_ids, type=pa.string()).take(pa.array(book[order])),
         **{column: _coded_text([getattr(part.verdicts, attribute) for part in parts], order)
            for column, attribute in (("class", "class_"), ("rule_id", "rule_id"),
