@@ -26,6 +26,18 @@ def text_offsets(text: pa.Array) -> np.ndarray | None:
         text.offset : text.offset + len(text) + 1]
 
 
+def filled_cells(text: pa.Array) -> np.ndarray | None:
+    """Which cells hold at least one byte (a missing one holds none), from the offsets
+    alone; None for an array that is not text."""
+    offsets = text_offsets(text)
+    if offsets is None:
+        return None
+    filled = offsets[1:] != offsets[:-1]
+    if text.null_count:
+        filled &= pc.is_valid(text).to_numpy(zero_copy_only=False)
+    return filled
+
+
 def byte_matrix(text: pa.Array) -> np.ndarray | None:
     """The texts' bytes as an (n, width) ``uint8`` view when every text is ``width`` bytes
     long (``width`` > 0, none missing), else None."""

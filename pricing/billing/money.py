@@ -16,8 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pricing.bytematrix import stripped as trimmed
-from pricing.bytematrix import text_offsets
+from pricing.bytematrix import filled_cells, stripped
 from pricing.decimaltext import scaled_text
 
 INT64_MAX = np.iinfo(np.int64).max
@@ -67,8 +66,9 @@ def parse_scaled_arrow(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
     column mostly empty (optional figures) parses only its filled cells: an empty cell is
     missing and fine, and needs neither hashing nor a cast.
     """
-    filled = _filled(text)
-    if filled is not None and 2 * len(filled) < len(text):
+    cells = filled_cells(text)
+    if cells is not None and 2 * int(cells.sum()) < len(text):
+        filled = np.flatnonzero(cells)
         return _scattered(len(text), filled, *parse_scaled_arrow(
             text.take(pa.array(filled, type=pa.int64())), scale))
     if _mostly_distinct(text):
@@ -83,18 +83,6 @@ def parse_scaled_arrow(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray
         return pc.take(values, codes), ok_of[at], pc.if_else(pa.array(missing), pa.scalar(
             None, pa.string()), pc.take(why, codes))
     return _parse_distinct(text, scale)
-
-
-def _filled(text: pa.Array) -> np.ndarray | None:
-    """The positions of the cells that hold at least one byte (missing ones hold none), from
-    the offsets alone; None for an array that is not plain text."""
-    offsets = text_offsets(text)
-    if offsets is None:
-        return None
-    filled = np.diff(offsets) > 0
-    if text.null_count:
-        filled &= pc.is_valid(text).to_numpy(zero_copy_only=False)
-    return np.flatnonzero(filled)
 
 
 def _scattered(rows: int, at: np.ndarray, values: pa.Array, ok: np.ndarray, why: pa.Array
@@ -126,19 +114,19 @@ def _mostly_distinct(text: pa.Array, sample: int = 20_000) -> bool:
 
 def _parse_distinct(text: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """Plain digit strings (and empties) by a cast; only the others through the regex."""
-    stripped = trimmed(text)
-    plain = _plain_digits(stripped, _MAX_DIGITS - scale)
+    bare = stripped(text)
+    plain = _plain_digits(bare, _MAX_DIGITS - scale)
     if pc.all(plain).as_py():  # every cell plain digits (quantities): the cast alone
-        return (pc.multiply(pc.cast(stripped, pa.int64()), 10**scale),
+        return (pc.multiply(pc.cast(bare, pa.int64()), 10**scale),
                 np.ones(len(text), dtype=bool), pa.nulls(len(text), pa.string()))
-    simple = pc.or_(plain, pc.fill_null(pc.equal(stripped, ""), True)).to_numpy(
+    simple = pc.or_(plain, pc.fill_null(pc.equal(bare, ""), True)).to_numpy(
         zero_copy_only=False)
-    values = pc.multiply(pc.cast(pc.if_else(plain, stripped, pa.scalar(None, pa.string())),
+    values = pc.multiply(pc.cast(pc.if_else(plain, bare, pa.scalar(None, pa.string())),
                                  pa.int64()), 10**scale)
     if simple.all():
         return values, np.ones(len(text), dtype=bool), pa.nulls(len(text), pa.string())
     others = np.flatnonzero(~simple)
-    other_values, other_ok, other_why = _parse_general(pc.take(stripped, others), scale)
+    other_values, other_ok, other_why = _parse_general(pc.take(bare, others), scale)
     present = pc.is_valid(values).to_numpy(zero_copy_only=False)
     numbers = pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     present[others] = pc.is_valid(other_values).to_numpy(zero_copy_only=False)
@@ -157,9 +145,9 @@ def _plain_digits(text: pa.Array, most: int) -> pa.Array:
     return pc.fill_null(digits, False)
 
 
-def _parse_general(stripped: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
-    empty = pc.fill_null(pc.equal(stripped, ""), True)
-    parts = pc.extract_regex(stripped, _DECIMAL_TEXT)
+def _parse_general(bare: pa.Array, scale: int) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    empty = pc.fill_null(pc.equal(bare, ""), True)
+    parts = pc.extract_regex(bare, _DECIMAL_TEXT)
     well_formed = pc.fill_null(pc.is_valid(parts), False)
     whole = pc.utf8_ltrim(pc.struct_field(parts, "whole"), "0")
     whole = pc.if_else(pc.equal(whole, ""), "0", whole)

@@ -35,7 +35,8 @@ CANDIDATE_COLUMNS = ["row", "order", "component_id", "group", "band", "rulebook"
                      "rule_id", "basis_milli", "rate_nano", "days", "days_in_month"]
 FAULT_COLUMNS = ["row", "order", "reason_code", "detail"]
 BLOCKING = ("unclassified", "conflict")
-_EMPTY_TEXT = pa.array([""], pa.large_string())
+_STRING, _LARGE = pa.string(), pa.large_string()
+_EMPTY_TEXT = pa.array([""], _LARGE)
 _SPLIT_ROWS = 200_000  # lines from which enterprise ids are hashed by two threads
 
 
@@ -49,17 +50,11 @@ class Priced:
     # ClassificationIndex's ids (-1: not classified), when priced against a kept index
 
 
-def _text(values: pd.Series | pd.Index) -> pa.Array:
-    """A text column as one Arrow string array (Arrow-backed columns convert without copy);
-    from its array, which Arrow converts without probing the Series (and hashing its index)."""
-    array = pa.array(values.array, type=pa.string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
-def _large_text(values: pd.Series) -> pa.Array:
-    """A text column as one ``large_string`` array: pandas' own text as it is, where
-    :func:`_text` would rewrite its offsets, and wrapping it in pandas again would too."""
-    array = pa.array(values.array, type=pa.large_string(), from_pandas=True)
+def _text(values: pd.Series | pd.Index, kind: pa.DataType = _STRING) -> pa.Array:
+    """A text column as one Arrow array of ``kind`` (Arrow-backed columns convert without
+    copy; ``large_string``, what pandas holds, keeps even the offsets); from its array, which
+    Arrow converts without probing the Series (and hashing its index)."""
+    array = pa.array(values.array, type=kind, from_pandas=True)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
@@ -106,8 +101,8 @@ class ClassificationIndex:
         rows = len(classification)
         # A trailing "" answers for lines priced without a rulebook (table row ``rows``);
         # kept as the table holds them (``large_string``): what the surcharges wrap in pandas
-        self.class_ = pa.concat_arrays([_large_text(classification["class"]), _EMPTY_TEXT])
-        self.rule_id = pa.concat_arrays([_large_text(classification["rule_id"]), _EMPTY_TEXT])
+        self.class_ = pa.concat_arrays([_text(classification["class"], _LARGE), _EMPTY_TEXT])
+        self.rule_id = pa.concat_arrays([_text(classification["rule_id"], _LARGE), _EMPTY_TEXT])
         self.decided_by = _text(classification["decided_by"])
         self.blocked = pc.fill_null(pc.is_in(self.decided_by, value_set=pa.array(
             BLOCKING, pa.string())), False).to_numpy(zero_copy_only=False)

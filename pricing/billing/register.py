@@ -17,7 +17,7 @@ from pricing.billing.creditcode import valid_codes
 from pricing.billing.encoding import CsvTable, canonical_columns, read_csv_table, require_columns
 from pricing.billing.extract import arrow_text, dictionary_codes, repeated
 from pricing.billing.hashing import id_hash
-from pricing.bytematrix import stripped, text_offsets
+from pricing.bytematrix import filled_cells, stripped, text_offsets
 from pricing.errors import DiffpriceError, ErrorList, InputError
 
 if TYPE_CHECKING:
@@ -98,8 +98,7 @@ def _cells(column: pa.ChunkedArray, whole: bool = False) -> pd.Series:
 def _missing_when_empty(text: pa.Array) -> pa.Array:
     if text.null_count or text.offset or not len(text):
         return pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-    offsets = text_offsets(text)
-    filled = offsets[1:] != offsets[:-1]
+    filled = filled_cells(text)
     if filled.all():
         return text
     bitmap = pa.py_buffer(np.packbits(filled, bitorder="little"))
